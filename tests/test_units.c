@@ -1,0 +1,95 @@
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "common/units.h"
+#include "common/afile.h"
+#include "tests/util.h"
+
+/* Inline strings: Criterion re-executes the binary, so pointers into it do not survive. */
+struct dcase { char in[16]; int rc; uint64_t ns; };
+
+ParameterizedTestParameters(units, duration_table)
+{
+	static struct dcase cases[] = {
+		{ "500ms", 0, 500000000ull }, { "2s", 0, 2000000000ull }, { "10", 0, 10000000000ull },
+		{ "1.5m", 0, 90000000000ull }, { "250us", 0, 250000ull }, { "7ns", 0, 7 },
+		{ "1h", 0, 3600000000000ull }, { "", -EINVAL, 0 }, { "12abc", -EINVAL, 0 },
+		{ " 5s", -EINVAL, 0 }, { "-1s", -EINVAL, 0 }, { "s", -EINVAL, 0 },
+		{ "1e30h", -ERANGE, 0 }, { "nan", -EINVAL, 0 },
+	};
+	return cr_make_param_array(struct dcase, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct dcase *c, units, duration_table)
+{
+	uint64_t v = 0;
+	int rc = units_duration_ns(c->in, 1000000000ull, &v);
+	cr_assert_eq(rc, c->rc, "'%s': rc %d, want %d", c->in, rc, c->rc);
+	if (!rc)
+		cr_assert_eq(v, c->ns, "'%s': %llu, want %llu", c->in, (unsigned long long)v,
+			     (unsigned long long)c->ns);
+}
+
+Test(units, integers_reject_trailing_garbage_and_range)
+{
+	int64_t v;
+	uint64_t u;
+	cr_assert_eq(units_i64("12abc", 0, 100, &v), -EINVAL);
+	cr_assert_eq(units_i64("101", 0, 100, &v), -ERANGE);
+	cr_assert_eq(units_i64("-3", -5, 5, &v), 0);
+	cr_assert_eq(v, -3);
+	cr_assert_eq(units_u64("-3", 0, 5, &u), -EINVAL);
+	cr_assert_eq(units_u64("0x10", 0, 100, &u), 0);
+	cr_assert_eq(u, 16);
+	cr_assert_eq(units_u64("99999999999999999999999", 0, UINT64_MAX, &u), -ERANGE);
+}
+
+Test(units, sizes_take_binary_units)
+{
+	uint64_t v;
+	cr_assert_eq(units_size("512KiB", &v), 0);
+	cr_assert_eq(v, 524288);
+	cr_assert_eq(units_size("4MiB", &v), 0);
+	cr_assert_eq(v, 4194304);
+	cr_assert_eq(units_size("4 MiB", &v), -EINVAL);
+	cr_assert_eq(units_size("12", &v), 0);
+	cr_assert_eq(v, 12);
+}
+
+Test(afile, commit_renames_abort_leaves_nothing)
+{
+	char *d = tmpdir_new(), path[512];
+	struct afile *af;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/out.txt", d);
+	cr_assert_eq(afile_open(path, &af), 0);
+	fputs("hello\n", afile_fp(af));
+	cr_assert_not(file_exists(path), "target must not exist before commit");
+	cr_assert_eq(afile_commit(af), 0);
+	char *s = read_file(path, &n);
+	cr_assert_str_eq(s, "hello\n");
+	free(s);
+
+	snprintf(path, sizeof(path), "%s/aborted.txt", d);
+	cr_assert_eq(afile_open(path, &af), 0);
+	fputs("partial", afile_fp(af));
+	afile_abort(af);
+	cr_assert_not(file_exists(path));
+	struct run_result r;
+	run_sh(&r, "ls -A %s | wc -l", d);
+	cr_assert_eq(atoi(r.out), 1, "only out.txt must remain, got %s", r.out);
+	run_result_fini(&r);
+	free(d);
+}
+
+Test(afile, full_disk_is_an_error_not_a_truncation)
+{
+	struct afile *af;
+	if (!file_exists("/dev/full"))
+		cr_skip_test("no /dev/full");
+	/* A directory we cannot create a temp file in fails at open. */
+	cr_assert_lt(afile_open("/nonexistent-dir/x", &af), 0);
+}
