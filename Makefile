@@ -103,6 +103,12 @@ check: deps
 	@$(MAKE) --no-print-directory B=build/tsan SAN=thread all test-bins
 	@RP_SANITIZER=tsan B=build/tsan sh tests/run.sh $(TSAN_TESTS)
 
+# Benchmarks: each mk/bench-*.sh measures one area and rewrites its section of
+# docs/performance.md (between <!-- bench:NAME --> markers) with the command and figures.
+bench: deps
+	@$(MAKE) --no-print-directory all test-bins
+	@set -e; for f in $(sort $(wildcard mk/bench-*.sh)); do echo "== $$f"; sh $$f $(B); done
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/reconperf $(DESTDIR)$(PREFIX)/lib
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/reconperf
