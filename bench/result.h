@@ -111,8 +111,19 @@ struct bench_report {
 	struct bench_run **runs;
 };
 
+/* A zeroed run: hist pointers NULL, the optional doubles (allocs/bytes per reconcile,
+ * harness ns, bytes per object, wq.unfinished_work_s, wq.longest_running_s) NAN. */
 struct bench_run *bench_run_new(void);
+/* Frees the run, its histograms, faults, stuck list and points (all malloc'ed). */
 void bench_run_free(struct bench_run *r);
+/* Frees every run; the report's own strings stay. */
 void bench_report_fini(struct bench_report *rep);
+
+/* Helpers for whoever fills a run; each returns 0 / a pointer, or -ENOMEM / NULL. */
+int bench_run_add_stuck(struct bench_run *r, const char *key, const char *reason);
+/* Appends a fault row with a fresh converge histogram. */
+struct bench_fault_stat *bench_run_add_fault(struct bench_run *r, const char *type);
+/* Appends r to rep->runs; the report owns it afterwards. */
+int bench_report_add(struct bench_report *rep, struct bench_run *r);
 
 #endif
