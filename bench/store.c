@@ -1,0 +1,883 @@
+/* store — the simulated API server. See store.h for the semantics and docs/store.md. */
+#include "bench/store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define NONE UINT32_MAX
+#define HK 0x9E3779B97F4A7C15ull
+#define DEFAULT_HISTORY 65536
+
+/* One live object. Children of an owner form a doubly linked list through next/prev; the
+ * garbage collector reuses next as its work list. Free entries chain through next. */
+struct sentry {
+	struct objv *v;		/* current version; NULL when free */
+	uint64_t uid;
+	uint32_t hash;		/* v->name_hash, kept here to probe without touching v */
+	uint32_t parent, first_child, next, prev;
+};
+
+struct hent {			/* one event of the history ring */
+	struct objv *v;
+	enum watch_type type;
+};
+
+struct kcount {
+	char kind[24];
+	size_t n;
+};
+
+struct store {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;	/* revision advanced, or a watch was broken */
+	unsigned nwaiters;
+	unsigned nwatches;
+
+	struct sentry *ent;
+	uint32_t nent, cap_ent, free_ent;
+	uint32_t *by_uid, *by_name;	/* entry index + 1; 0 = empty slot */
+	uint32_t tbits;			/* both tables have 1 << tbits slots */
+	size_t nobj;
+	uint64_t next_uid;
+
+	struct kcount *kinds;
+	size_t nkinds;
+
+	struct hent *ring;
+	uint64_t ring_mask, history;
+	uint64_t revision, first_rv;	/* history holds revisions first_rv..revision */
+
+	atomic_llong bytes;		/* every version this store made that is still alive */
+
+	store_commit_fn commit_fn;
+	void *commit_arg;
+	store_fault_fn fault_fn;
+	void *fault_arg;
+};
+
+struct store_watch {
+	struct store *s;
+	bool all;
+	char kind[24];
+	uint64_t next;		/* revision of the next event to look at */
+	atomic_bool broken;
+};
+
+/* ---- tables ---- */
+
+static inline uint64_t uid_home(const struct store *s, uint64_t uid)
+{
+	return (uid * HK) >> (64 - s->tbits);
+}
+
+static inline uint64_t name_home(const struct store *s, uint32_t hash)
+{
+	return ((uint64_t)hash * HK) >> (64 - s->tbits);
+}
+
+static uint64_t slot_home(const struct store *s, const uint32_t *t, uint32_t e)
+{
+	return t == s->by_uid ? uid_home(s, s->ent[e].uid) : name_home(s, s->ent[e].hash);
+}
+
+static void table_put(struct store *s, uint32_t *t, uint64_t home, uint32_t e)
+{
+	uint64_t mask = (1ull << s->tbits) - 1, i = home;
+
+	while (t[i])
+		i = (i + 1) & mask;
+	t[i] = e + 1;
+}
+
+/* Linear probing with backward-shift deletion: no tombstones, probes stay short. */
+static void table_del(struct store *s, uint32_t *t, uint64_t i)
+{
+	uint64_t mask = (1ull << s->tbits) - 1, j = i, k;
+
+	t[i] = 0;
+	for (;;) {
+		j = (j + 1) & mask;
+		if (!t[j])
+			return;
+		k = slot_home(s, t, t[j] - 1);
+		if ((j > i && (k <= i || k > j)) || (j < i && k <= i && k > j)) {
+			t[i] = t[j];
+			t[j] = 0;
+			i = j;
+		}
+	}
+}
+
+static uint64_t uid_slot(const struct store *s, uint64_t uid)
+{
+	uint64_t mask = (1ull << s->tbits) - 1, i = uid_home(s, uid);
+
+	while (s->by_uid[i] && s->ent[s->by_uid[i] - 1].uid != uid)
+		i = (i + 1) & mask;
+	return i;
+}
+
+static uint64_t name_slot(const struct store *s, uint32_t h, const char *kind, const char *ns,
+			  const char *name)
+{
+	uint64_t mask = (1ull << s->tbits) - 1, i = name_home(s, h);
+
+	for (; s->by_name[i]; i = (i + 1) & mask) {
+		const struct sentry *e = &s->ent[s->by_name[i] - 1];
+
+		if (e->hash == h && objv_is(e->v, h, kind, ns, name))
+			break;
+	}
+	return i;
+}
+
+static uint32_t find_uid(const struct store *s, uint64_t uid)
+{
+	return s->by_uid[uid_slot(s, uid)] - 1;	/* NONE when the slot is empty */
+}
+
+static uint32_t find_name(const struct store *s, uint32_t h, const char *kind, const char *ns,
+			  const char *name)
+{
+	return s->by_name[name_slot(s, h, kind, ns, name)] - 1;
+}
+
+/* Keeps both tables at most half full. */
+static int tables_reserve(struct store *s, size_t want)
+{
+	uint32_t bits = s->tbits;
+	uint32_t *u, *n;
+
+	while ((1ull << bits) < want * 2)
+		bits++;
+	if (bits == s->tbits)
+		return 0;
+	u = calloc(1ull << bits, sizeof(*u));
+	n = calloc(1ull << bits, sizeof(*n));
+	if (!u || !n) {
+		free(u);
+		free(n);
+		return -ENOMEM;
+	}
+	free(s->by_uid);
+	free(s->by_name);
+	s->by_uid = u;
+	s->by_name = n;
+	s->tbits = bits;
+	for (uint32_t e = 0; e < s->nent; e++) {
+		if (!s->ent[e].v)
+			continue;
+		table_put(s, u, uid_home(s, s->ent[e].uid), e);
+		table_put(s, n, name_home(s, s->ent[e].hash), e);
+	}
+	return 0;
+}
+
+/* Reserves room for one more object: entry and table slots. */
+static int reserve_one(struct store *s)
+{
+	int rc = tables_reserve(s, s->nobj + 1);
+
+	if (rc)
+		return rc;
+	if (s->free_ent == NONE && s->nent == s->cap_ent) {
+		uint32_t cap = s->cap_ent ? s->cap_ent * 2 : 1024;
+		struct sentry *ent = realloc(s->ent, cap * sizeof(*ent));
+
+		if (!ent)
+			return -ENOMEM;
+		s->ent = ent;
+		s->cap_ent = cap;
+	}
+	return 0;
+}
+
+static uint32_t entry_alloc(struct store *s)
+{
+	uint32_t e = s->free_ent;
+
+	if (e != NONE)
+		s->free_ent = s->ent[e].next;
+	else
+		e = s->nent++;
+	return e;
+}
+
+/* ---- kinds ---- */
+
+static struct kcount *kind_get(struct store *s, const char *kind, bool add)
+{
+	struct kcount *k;
+
+	for (size_t i = 0; i < s->nkinds; i++)
+		if (!strcmp(s->kinds[i].kind, kind))
+			return &s->kinds[i];
+	if (!add)
+		return NULL;
+	k = realloc(s->kinds, (s->nkinds + 1) * sizeof(*k));
+	if (!k)
+		return NULL;
+	s->kinds = k;
+	k = &s->kinds[s->nkinds++];
+	strcpy(k->kind, kind);	/* validated: fits */
+	k->n = 0;
+	return k;
+}
+
+/* ---- owner links ---- */
+
+static void link_child(struct store *s, uint32_t parent, uint32_t c)
+{
+	struct sentry *e = &s->ent[c];
+
+	e->parent = parent;
+	e->prev = NONE;
+	e->next = s->ent[parent].first_child;
+	if (e->next != NONE)
+		s->ent[e->next].prev = c;
+	s->ent[parent].first_child = c;
+}
+
+static void unlink_child(struct store *s, uint32_t c)
+{
+	struct sentry *e = &s->ent[c];
+
+	if (e->parent == NONE)
+		return;
+	if (e->prev != NONE)
+		s->ent[e->prev].next = e->next;
+	else
+		s->ent[e->parent].first_child = e->next;
+	if (e->next != NONE)
+		s->ent[e->next].prev = e->prev;
+	e->parent = e->prev = e->next = NONE;
+}
+
+/* ---- history ---- */
+
+static void drop_oldest(struct store *s)
+{
+	struct hent *h = &s->ring[s->first_rv & s->ring_mask];
+
+	objv_unref(h->v);
+	h->v = NULL;
+	s->first_rv++;
+}
+
+static void commit(struct store *s, enum watch_type type, struct objv *v)
+{
+	uint64_t rv = ++s->revision;
+	struct hent *h = &s->ring[rv & s->ring_mask];
+
+	while (rv - s->first_rv + 1 > s->history)
+		drop_oldest(s);	/* first: rv - history may share rv's slot */
+	h->v = objv_ref(v);
+	h->type = type;
+	if (s->commit_fn) {
+		struct watch_event ev = { .type = type, .rv = rv };
+
+		objv_unpack(v, &ev.obj);
+		if (type == WATCH_DELETED)
+			ev.obj.rv = ev.obj.deletion_rv = rv;
+		s->commit_fn(s->commit_arg, &ev);
+		obj_fini(&ev.obj);
+	}
+}
+
+static void wake(struct store *s)
+{
+	if (s->nwaiters)
+		pthread_cond_broadcast(&s->cond);
+}
+
+/* ---- garbage collection ---- */
+
+static void entry_remove(struct store *s, uint32_t e)
+{
+	struct sentry *x = &s->ent[e];
+	struct kcount *k = kind_get(s, objv_kind(x->v), false);
+
+	table_del(s, s->by_uid, uid_slot(s, x->uid));
+	table_del(s, s->by_name, name_slot(s, x->hash, objv_kind(x->v), objv_ns(x->v),
+					   objv_name(x->v)));
+	commit(s, WATCH_DELETED, x->v);
+	objv_unref(x->v);
+	x->v = NULL;
+	if (k)
+		k->n--;
+	s->nobj--;
+	x->next = s->free_ent;
+	s->free_ent = e;
+}
+
+/* Deletes e, then everything it owns, transitively: owner first, each with its own event.
+ * The work list threads through the entries' next links, so it cannot fail. */
+static void delete_tree(struct store *s, uint32_t e)
+{
+	uint32_t work = e;
+
+	unlink_child(s, e);
+	s->ent[e].next = NONE;
+	while (work != NONE) {
+		uint32_t cur = work, c = s->ent[cur].first_child, tail = NONE;
+
+		work = s->ent[cur].next;
+		for (uint32_t i = c; i != NONE; i = s->ent[i].next) {
+			s->ent[i].parent = NONE;
+			tail = i;
+		}
+		if (tail != NONE) {
+			s->ent[tail].next = work;
+			work = c;
+		}
+		s->ent[cur].first_child = NONE;
+		entry_remove(s, cur);
+	}
+}
+
+/* ---- calls ---- */
+
+static int fault(struct store *s, enum store_verb verb, const struct obj *o, bool *applied)
+{
+	*applied = false;
+	return s->fault_fn ? s->fault_fn(s->fault_arg, verb, o, applied) : 0;
+}
+
+static int fault_named(struct store *s, enum store_verb verb, const char *kind, const char *ns,
+		       const char *name, uint64_t uid, bool *applied)
+{
+	struct obj o;
+
+	*applied = false;
+	if (!s->fault_fn)
+		return 0;
+	memset(&o, 0, sizeof(o));
+	o.uid = uid;
+	if (kind)
+		snprintf(o.kind, sizeof(o.kind), "%s", kind);
+	if (ns)
+		snprintf(o.ns, sizeof(o.ns), "%s", ns);
+	if (name)
+		snprintf(o.name, sizeof(o.name), "%s", name);
+	return s->fault_fn(s->fault_arg, verb, &o, applied);
+}
+
+/* Replaces the caller's object with the stored one, dropping its old payload reference. */
+static void write_back(struct obj *o, const struct objv *v)
+{
+	struct blob *old = o->spec_data;
+
+	objv_unpack(v, o);
+	blob_unref(old);
+}
+
+static int do_create(struct store *s, struct obj *o)
+{
+	struct objv *v;
+	struct kcount *k;
+	uint32_t e, p;
+	int rc = obj_validate(o);
+
+	if (rc)
+		return rc;
+	v = objv_pack(o, &s->bytes);
+	if (!v)
+		return -ENOMEM;
+	v->observed_generation = 0;	/* status subresource: create ignores status */
+	memset(v->status, 0, sizeof(v->status));
+	v->conditions = 0;
+	v->generation = 1;
+	pthread_mutex_lock(&s->mu);
+	if (find_name(s, v->name_hash, o->kind, o->ns, o->name) != NONE) {
+		rc = -EEXIST;
+		goto out;
+	}
+	k = kind_get(s, o->kind, true);
+	if (!k || (rc = reserve_one(s))) {
+		rc = rc ? rc : -ENOMEM;
+		goto out;
+	}
+	v->uid = ++s->next_uid;
+	v->rv = s->revision + 1;
+	e = entry_alloc(s);
+	s->ent[e] = (struct sentry){ .v = v, .uid = v->uid, .hash = v->name_hash, .parent = NONE,
+				     .first_child = NONE, .next = NONE, .prev = NONE };
+	table_put(s, s->by_uid, uid_home(s, v->uid), e);
+	table_put(s, s->by_name, name_home(s, v->name_hash), e);
+	k->n++;
+	s->nobj++;
+	commit(s, WATCH_ADDED, v);
+	write_back(o, v);
+	v = NULL;
+	p = o->owner_uid ? find_uid(s, o->owner_uid) : NONE;
+	if (p != NONE)
+		link_child(s, p, e);
+	else if (o->owner_uid)
+		delete_tree(s, e);	/* the garbage collector removes dangling dependents */
+	wake(s);
+out:
+	pthread_mutex_unlock(&s->mu);
+	objv_unref(v);
+	return rc;
+}
+
+int store_create(struct store *s, struct obj *o)
+{
+	bool applied;
+	int rc = fault(s, SV_CREATE, o, &applied), r;
+
+	if (rc && !applied)
+		return rc;
+	r = do_create(s, o);
+	return rc ? rc : r;
+}
+
+static int get_locked(struct store *s, uint32_t e, struct obj *out)
+{
+	struct objv *v;
+
+	if (e == NONE) {
+		pthread_mutex_unlock(&s->mu);
+		return -ENOENT;
+	}
+	v = objv_ref(s->ent[e].v);
+	pthread_mutex_unlock(&s->mu);
+	objv_unpack(v, out);
+	objv_unref(v);
+	return 0;
+}
+
+int store_get(struct store *s, const char *kind, const char *ns, const char *name,
+	      struct obj *out)
+{
+	bool applied;
+	int rc = fault_named(s, SV_GET, kind, ns, name, 0, &applied);
+
+	if (rc)
+		return rc;
+	ns = ns ? ns : "";
+	pthread_mutex_lock(&s->mu);
+	return get_locked(s, find_name(s, obj_name_hash(kind, ns, name), kind, ns, name), out);
+}
+
+int store_get_uid(struct store *s, uint64_t uid, struct obj *out)
+{
+	bool applied;
+	int rc = fault_named(s, SV_GET, NULL, NULL, NULL, uid, &applied);
+
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&s->mu);
+	return get_locked(s, uid ? find_uid(s, uid) : NONE, out);
+}
+
+/* The write path shared by update and update_status: nv is the packed request. */
+static int do_update(struct store *s, struct obj *o, struct objv *nv, bool status)
+{
+	struct sentry *x;
+	struct objv *cur;
+	uint32_t e, p;
+	int rc = 0;
+
+	pthread_mutex_lock(&s->mu);
+	e = find_name(s, nv->name_hash, o->kind, o->ns, o->name);
+	if (e == NONE) {
+		rc = -ENOENT;
+		goto out;
+	}
+	x = &s->ent[e];
+	cur = x->v;
+	if ((o->uid && o->uid != cur->uid) || (o->rv && o->rv != cur->rv)) {
+		rc = -EBUSY;
+		goto out;
+	}
+	if (status ? objv_same_status(cur, nv) : objv_same_meta_spec(cur, nv)) {
+		write_back(o, cur);	/* nothing changed: no revision, no event */
+		goto out;
+	}
+	if (status) {
+		struct objv *t = objv_clone(cur);
+
+		if (!t) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		t->observed_generation = nv->observed_generation;
+		memcpy(t->status, nv->status, sizeof(t->status));
+		t->conditions = nv->conditions;
+		objv_unref(nv);
+		nv = t;
+	} else {
+		nv->generation = cur->generation + !objv_same_spec(cur, nv);
+		nv->observed_generation = cur->observed_generation;
+		memcpy(nv->status, cur->status, sizeof(nv->status));
+		nv->conditions = cur->conditions;
+	}
+	nv->uid = cur->uid;
+	nv->rv = s->revision + 1;
+	x->v = nv;
+	commit(s, WATCH_MODIFIED, nv);
+	write_back(o, nv);
+	if (nv->owner_uid != cur->owner_uid) {
+		unlink_child(s, e);
+		p = nv->owner_uid ? find_uid(s, nv->owner_uid) : NONE;
+		if (p != NONE && p != e)
+			link_child(s, p, e);
+		else if (nv->owner_uid)
+			delete_tree(s, e);
+	}
+	objv_unref(cur);
+	nv = NULL;
+	wake(s);
+out:
+	pthread_mutex_unlock(&s->mu);
+	objv_unref(nv);
+	return rc;
+}
+
+static int update(struct store *s, struct obj *o, enum store_verb verb)
+{
+	bool applied;
+	int rc = fault(s, verb, o, &applied), r;
+	struct objv *nv;
+
+	if (rc && !applied)
+		return rc;
+	r = obj_validate(o);
+	if (!r) {
+		nv = objv_pack(o, &s->bytes);
+		r = nv ? do_update(s, o, nv, verb == SV_UPDATE_STATUS) : -ENOMEM;
+	}
+	return rc ? rc : r;
+}
+
+int store_update(struct store *s, struct obj *o)
+{
+	return update(s, o, SV_UPDATE);
+}
+
+int store_update_status(struct store *s, struct obj *o)
+{
+	return update(s, o, SV_UPDATE_STATUS);
+}
+
+int store_delete(struct store *s, const char *kind, const char *ns, const char *name,
+		 uint64_t rv)
+{
+	bool applied;
+	int rc = fault_named(s, SV_DELETE, kind, ns, name, 0, &applied), r = 0;
+	uint32_t e;
+
+	if (rc && !applied)
+		return rc;
+	ns = ns ? ns : "";
+	pthread_mutex_lock(&s->mu);
+	e = find_name(s, obj_name_hash(kind, ns, name), kind, ns, name);
+	if (e == NONE)
+		r = -ENOENT;
+	else if (rv && rv != s->ent[e].v->rv)
+		r = -EBUSY;
+	else
+		delete_tree(s, e);
+	wake(s);
+	pthread_mutex_unlock(&s->mu);
+	return rc ? rc : r;
+}
+
+int store_list_v(struct store *s, const char *kind, const char *ns, const char *selector,
+		 struct objv ***out, size_t *n, uint64_t *list_rv)
+{
+	struct obj_selector sel;
+	struct objv **arr = NULL;
+	bool applied;
+	size_t cnt = 0;
+	int rc = obj_selector_parse(&sel, selector);
+
+	*out = NULL;
+	*n = 0;
+	if (rc)
+		return rc;
+	rc = fault_named(s, SV_LIST, kind, ns, NULL, 0, &applied);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&s->mu);
+	if (s->nobj) {
+		arr = malloc(s->nobj * sizeof(*arr));
+		if (!arr) {
+			pthread_mutex_unlock(&s->mu);
+			return -ENOMEM;
+		}
+	}
+	for (uint32_t e = 0; e < s->nent; e++) {
+		struct objv *v = s->ent[e].v;
+
+		if (!v || (kind && strcmp(objv_kind(v), kind)) || (ns && strcmp(objv_ns(v), ns)) ||
+		    !objv_selector_match(&sel, v))
+			continue;
+		arr[cnt++] = objv_ref(v);
+	}
+	if (list_rv)
+		*list_rv = s->revision;
+	pthread_mutex_unlock(&s->mu);
+	*out = arr;
+	*n = cnt;
+	return 0;
+}
+
+int store_list(struct store *s, const char *kind, const char *ns, const char *selector,
+	       store_list_fn fn, void *arg, uint64_t *list_rv)
+{
+	struct objv **arr;
+	size_t n, i;
+	int rc = store_list_v(s, kind, ns, selector, &arr, &n, list_rv);
+
+	for (i = 0; !rc && i < n; i++) {
+		struct obj o;
+
+		objv_unpack(arr[i], &o);
+		rc = fn(arg, &o);
+		obj_fini(&o);
+	}
+	for (i = 0; i < n; i++)
+		objv_unref(arr[i]);
+	free(arr);
+	return rc;
+}
+
+/* ---- watch ---- */
+
+struct store_watch *store_watch_open(struct store *s, const char *kind, uint64_t from_rv)
+{
+	struct store_watch *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->s = s;
+	w->all = !kind;
+	if (kind)
+		snprintf(w->kind, sizeof(w->kind), "%s", kind);
+	w->next = from_rv + 1;
+	atomic_init(&w->broken, false);
+	pthread_mutex_lock(&s->mu);
+	s->nwatches++;
+	pthread_mutex_unlock(&s->mu);
+	return w;
+}
+
+static void deadline_after(struct timespec *ts, uint64_t ns)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ns += (uint64_t)ts->tv_nsec;
+	ts->tv_sec += (time_t)(ns / 1000000000ull);
+	ts->tv_nsec = (long)(ns % 1000000000ull);
+}
+
+int store_watch_next_v(struct store_watch *w, struct store_wev *evs, int max,
+		       uint64_t timeout_ns)
+{
+	struct store *s = w->s;
+	struct timespec dl;
+	bool have_dl = false;
+	int n = 0, rc = 0;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		if (atomic_load(&w->broken)) {
+			rc = -ESHUTDOWN;
+			break;
+		}
+		if (w->next < s->first_rv) {
+			rc = -ESTALE;
+			break;
+		}
+		while (n < max && w->next <= s->revision) {
+			struct hent *h = &s->ring[w->next & s->ring_mask];
+
+			if (w->all || !strcmp(objv_kind(h->v), w->kind)) {
+				evs[n].type = h->type;
+				evs[n].rv = w->next;
+				evs[n].v = objv_ref(h->v);
+				n++;
+			}
+			w->next++;
+		}
+		if (n || timeout_ns == 0) {
+			rc = n ? 0 : -ETIMEDOUT;
+			break;
+		}
+		s->nwaiters++;
+		if (timeout_ns == UINT64_MAX) {
+			pthread_cond_wait(&s->cond, &s->mu);
+		} else {
+			if (!have_dl)
+				deadline_after(&dl, timeout_ns);
+			have_dl = true;
+			rc = pthread_cond_timedwait(&s->cond, &s->mu, &dl);
+		}
+		s->nwaiters--;
+		if (rc == ETIMEDOUT) {
+			/* One last look: an event may have raced the deadline. */
+			timeout_ns = 0;
+		}
+		rc = 0;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return rc ? rc : n;
+}
+
+int store_watch_next(struct store_watch *w, struct watch_event *ev, uint64_t timeout_ns)
+{
+	struct store_wev e;
+	int rc = store_watch_next_v(w, &e, 1, timeout_ns);
+
+	if (rc < 0)
+		return rc;
+	ev->type = e.type;
+	ev->rv = e.rv;
+	objv_unpack(e.v, &ev->obj);
+	if (e.type == WATCH_DELETED)
+		ev->obj.rv = ev->obj.deletion_rv = e.rv;
+	objv_unref(e.v);
+	return 0;
+}
+
+void store_watch_break(struct store_watch *w)
+{
+	struct store *s = w->s;
+
+	atomic_store(&w->broken, true);
+	pthread_mutex_lock(&s->mu);
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->mu);
+}
+
+void store_watch_close(struct store_watch *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->s->mu);
+	w->s->nwatches--;
+	pthread_mutex_unlock(&w->s->mu);
+	free(w);
+}
+
+/* ---- misc ---- */
+
+uint64_t store_revision(struct store *s)
+{
+	uint64_t rv;
+
+	pthread_mutex_lock(&s->mu);
+	rv = s->revision;
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
+size_t store_count(struct store *s, const char *kind)
+{
+	struct kcount *k;
+	size_t n;
+
+	pthread_mutex_lock(&s->mu);
+	if (!kind) {
+		n = s->nobj;
+	} else {
+		k = kind_get(s, kind, false);
+		n = k ? k->n : 0;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+size_t store_bytes(struct store *s)
+{
+	size_t b;
+
+	pthread_mutex_lock(&s->mu);
+	b = sizeof(*s) + (size_t)s->cap_ent * sizeof(*s->ent) +
+	    2 * ((size_t)1 << s->tbits) * sizeof(uint32_t) +
+	    (size_t)(s->ring_mask + 1) * sizeof(*s->ring) + s->nkinds * sizeof(*s->kinds);
+	pthread_mutex_unlock(&s->mu);
+	return b + (size_t)atomic_load(&s->bytes);
+}
+
+void store_set_commit_hook(struct store *s, store_commit_fn fn, void *arg)
+{
+	pthread_mutex_lock(&s->mu);
+	s->commit_fn = fn;
+	s->commit_arg = arg;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void store_set_fault_hook(struct store *s, store_fault_fn fn, void *arg)
+{
+	/* Set before use, as store.h asks: read without the lock on every call. */
+	s->fault_fn = fn;
+	s->fault_arg = arg;
+}
+
+int store_compact(struct store *s, uint64_t rv)
+{
+	pthread_mutex_lock(&s->mu);
+	while (s->first_rv <= rv && s->first_rv <= s->revision)
+		drop_oldest(s);
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
+
+struct store *store_new(const struct store_opts *o)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	pthread_condattr_t ca;
+	uint64_t cap = 1;
+
+	if (!s)
+		return NULL;
+	s->history = o && o->watch_history ? o->watch_history : DEFAULT_HISTORY;
+	while (cap < s->history)
+		cap <<= 1;
+	s->ring = calloc(cap, sizeof(*s->ring));
+	s->tbits = 10;
+	s->by_uid = calloc(1u << s->tbits, sizeof(uint32_t));
+	s->by_name = calloc(1u << s->tbits, sizeof(uint32_t));
+	if (!s->ring || !s->by_uid || !s->by_name) {
+		free(s->ring);
+		free(s->by_uid);
+		free(s->by_name);
+		free(s);
+		return NULL;
+	}
+	s->ring_mask = cap - 1;
+	s->first_rv = 1;
+	s->free_ent = NONE;
+	atomic_init(&s->bytes, 0);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	return s;
+}
+
+void store_free(struct store *s)
+{
+	if (!s)
+		return;
+	for (uint32_t e = 0; e < s->nent; e++)
+		objv_unref(s->ent[e].v);
+	while (s->first_rv <= s->revision)
+		drop_oldest(s);
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->mu);
+	free(s->ent);
+	free(s->by_uid);
+	free(s->by_name);
+	free(s->ring);
+	free(s->kinds);
+	free(s);
+}
