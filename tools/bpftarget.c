@@ -1,0 +1,170 @@
+/* bpftarget — the observed process for probe and profile. See bpftarget.h. */
+#include "tools/bpftarget.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int bpftarget_attach_pid(struct bpftarget *t, pid_t pid)
+{
+	memset(t, 0, sizeof(*t));
+	t->release_fd = -1;
+	t->exit_status = -1;
+	t->pid = pid;
+	if (kill(pid, 0) && errno == ESRCH)
+		return -ESRCH;
+	snprintf(t->exe, sizeof(t->exe), "/proc/%d/exe", (int)pid);
+	return 0;
+}
+
+static int find_exe(const char *cmd, char *out, size_t cap)
+{
+	const char *path = getenv("PATH");
+	struct stat st;
+
+	if (strchr(cmd, '/')) {
+		if (stat(cmd, &st) || !S_ISREG(st.st_mode) || access(cmd, X_OK))
+			return -ENOENT;
+		return cap >= PATH_MAX && realpath(cmd, out) ? 0 : -ENAMETOOLONG;
+	}
+	for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+		const char *e = strchr(p, ':');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+
+		if (snprintf(out, cap, "%.*s/%s", (int)n, n ? p : ".", cmd) < (int)cap &&
+		    !stat(out, &st) && S_ISREG(st.st_mode) && !access(out, X_OK))
+			return 0;
+		p += n + (e ? 1 : 0);
+	}
+	return -ENOENT;
+}
+
+int bpftarget_spawn(struct bpftarget *t, char **argv)
+{
+	int fds[2], err;
+	char c;
+
+	memset(t, 0, sizeof(*t));
+	t->release_fd = -1;
+	t->exit_status = -1;
+	err = find_exe(argv[0], t->exe, sizeof(t->exe));
+	if (err)
+		return err;
+	if (pipe2(fds, O_CLOEXEC))
+		return -errno;
+	t->pid = fork();
+	if (t->pid < 0) {
+		err = -errno;
+		close(fds[0]);
+		close(fds[1]);
+		return err;
+	}
+	if (t->pid == 0) {
+		close(fds[1]);
+		/* Held until the parent has attached; EOF without a byte means it gave up. */
+		if (read(fds[0], &c, 1) != 1)
+			_exit(127);
+		execv(t->exe, argv);
+		_exit(127);
+	}
+	close(fds[0]);
+	t->started = 1;
+	t->release_fd = fds[1];
+	return 0;
+}
+
+void bpftarget_release(struct bpftarget *t)
+{
+	if (t->release_fd >= 0) {
+		if (write(t->release_fd, "g", 1) != 1) {
+			/* the child is gone; the wait notices */
+		}
+		close(t->release_fd);
+		t->release_fd = -1;
+	}
+}
+
+static int target_gone(struct bpftarget *t)
+{
+	int st;
+
+	if (t->started) {
+		if (t->exit_status >= 0)
+			return 1;
+		if (waitpid(t->pid, &st, WNOHANG) == t->pid) {
+			t->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+			return 1;
+		}
+		return 0;
+	}
+	return kill(t->pid, 0) && errno == ESRCH;
+}
+
+int bpftarget_wait(struct bpftarget *t, uint64_t duration_ns, uint64_t interval_ns,
+		   void (*tick)(void *arg), void *arg)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	uint64_t start = mono_ns(), next_tick = start + interval_ns;
+
+	stop_signal = 0;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	bpftarget_release(t);
+	for (;;) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		uint64_t now;
+
+		if (stop_signal || target_gone(t))
+			break;
+		now = mono_ns();
+		if (duration_ns && now - start >= duration_ns)
+			break;
+		if (interval_ns && tick && now >= next_tick) {
+			tick(arg);
+			next_tick += interval_ns;
+		}
+		nanosleep(&ts, NULL);
+	}
+	return stop_signal != 0;
+}
+
+void bpftarget_fini(struct bpftarget *t)
+{
+	int st;
+
+	if (t->release_fd >= 0) {	/* never released: the held child exits on EOF */
+		close(t->release_fd);
+		t->release_fd = -1;
+	}
+	if (t->started && t->exit_status < 0) {
+		if (waitpid(t->pid, &st, WNOHANG) != t->pid) {
+			kill(t->pid, SIGTERM);
+			waitpid(t->pid, &st, 0);
+		}
+		t->exit_status = 0;
+	}
+}

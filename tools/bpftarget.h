@@ -1,0 +1,39 @@
+/*
+ * bpftarget — the process that `probe` and `profile` observe: an existing one (--pid P) or
+ * a command started held (-- CMD ARGS: forked, blocked before exec until the probes are
+ * attached, so its first instruction is already observed), and the wait until the run
+ * ends: --duration elapsed, SIGINT/SIGTERM, or the process gone.
+ *
+ * The signal handler only sets a flag. Used by one thread of the tool.
+ */
+#ifndef RECONPERF_BPFTARGET_H
+#define RECONPERF_BPFTARGET_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct bpftarget {
+	pid_t pid;		/* the observed process (the child for a command) */
+	int started;		/* we forked it */
+	int release_fd;		/* write end of the hold pipe; -1 once released */
+	char exe[PATH_MAX];	/* the command's executable (resolved through PATH) */
+	int exit_status;	/* of a started command, when it ended; -1 otherwise */
+};
+
+/* --pid: checks it exists. Returns 0, -ESRCH. */
+int bpftarget_attach_pid(struct bpftarget *t, pid_t pid);
+/* -- CMD: resolves argv[0] (-ENOENT) and forks a held child. */
+int bpftarget_spawn(struct bpftarget *t, char **argv);
+/* Lets a held child exec. */
+void bpftarget_release(struct bpftarget *t);
+/*
+ * Waits until duration_ns (0: no limit) elapsed, a signal, or the target ended. Calls
+ * tick(arg) every interval_ns (0: never). Returns 1 when stopped by a signal, else 0.
+ */
+int bpftarget_wait(struct bpftarget *t, uint64_t duration_ns, uint64_t interval_ns,
+		   void (*tick)(void *arg), void *arg);
+/* Kills (SIGTERM) and reaps a started command still running; frees nothing else. */
+void bpftarget_fini(struct bpftarget *t);
+
+#endif
