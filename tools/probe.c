@@ -120,7 +120,8 @@ static void write_table(FILE *fp, struct probe_run *r, struct probe_row *rows)
 			(unsigned long long)w->t.count, units_fmt_ns(pct(w, 50), b[0], 32),
 			units_fmt_ns(pct(w, 90), b[1], 32), units_fmt_ns(pct(w, 99), b[2], 32),
 			units_fmt_ns(pct(w, 99.9), b[3], 32),
-			units_fmt_ns((double)w->t.max_ns, b[4], 32), units_fmt_ns(mean(w), b[5], 32));
+			units_fmt_ns((double)w->t.max_ns, b[4], 32),
+			units_fmt_ns(mean(w), b[5], 32));
 		if (r->offcpu)
 			fprintf(fp, " %9s %9s %9s", units_fmt_ns((double)oncpu(w), b[6], 32),
 				units_fmt_ns((double)w->t.offcpu_ns, b[0], 32),
@@ -167,7 +168,8 @@ static int write_json(FILE *fp, struct probe_run *r, struct probe_row *rows, pid
 			cJSON_AddNumberToObject(l, "total", (double)oncpu(w));
 			l = cJSON_AddObjectToObject(o, "offcpu_ns");
 			cJSON_AddNumberToObject(l, "total", (double)w->t.offcpu_ns);
-			cJSON_AddNumberToObject(l, "blocked", (double)(w->t.offcpu_ns - w->t.runq_ns));
+			cJSON_AddNumberToObject(l, "blocked",
+						(double)(w->t.offcpu_ns - w->t.runq_ns));
 			cJSON_AddNumberToObject(l, "runq", (double)w->t.runq_ns);
 		}
 	}
@@ -199,7 +201,8 @@ static void write_prom(FILE *fp, struct probe_run *r, struct probe_row *rows)
 		for (size_t k = 0; k < sizeof(q) / sizeof(q[0]); k++) {
 			fputs("reconperf_probe_latency_seconds{func=\"", fp);
 			prom_label(fp, r->fn[i].spec);
-			fprintf(fp, "\",quantile=\"%g\"} %.9g\n", q[k], pct(&rows[i], q[k] * 100) / 1e9);
+			fprintf(fp, "\",quantile=\"%g\"} %.9g\n", q[k],
+				pct(&rows[i], q[k] * 100) / 1e9);
 		}
 		fputs("reconperf_probe_latency_seconds_sum{func=\"", fp);
 		prom_label(fp, r->fn[i].spec);
@@ -349,7 +352,8 @@ static int parse(int argc, char **argv, struct probe_run *r, pid_t *pid, char **
 			else if (!strcmp(v, "prom"))
 				*fmt = FMT_PROM;
 			else {
-				cli_err("probe", "'--format' must be table, json or prom, got '%s'", v);
+				cli_err("probe", "'--format' must be table, json or prom, "
+					"got '%s'", v);
 				return -1;
 			}
 		} else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
@@ -404,8 +408,8 @@ int cmd_probe(int argc, char **argv)
 	err = bpf_lat_open(&lo, &r.lat);
 	if (err) {
 		if (err == -ENOENT)
-			cli_err("probe", "no kernel BTF at '%s': %s", btf ? btf : "/sys/kernel/btf/vmlinux",
-				bpf_lat_strerror(err));
+			cli_err("probe", "no kernel BTF at '%s': %s",
+				btf ? btf : "/sys/kernel/btf/vmlinux", bpf_lat_strerror(err));
 		else
 			cli_err("probe", "cannot load the eBPF program: %s", bpf_lat_strerror(err));
 		goto out;

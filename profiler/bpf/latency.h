@@ -37,8 +37,8 @@ struct rp_lat_stats {
 	__u64 sum_ns;		/* wall time of those calls */
 	__u64 max_ns;
 	__u64 offcpu_ns;	/* off-CPU time inside calls (needs the sched_switch program) */
-	__u64 runq_ns;		/* of offcpu_ns: preempted, waiting for a CPU while runnable */
-	__u64 missed;		/* returns without a matching entry, or deeper than MAX_DEPTH */
+	__u64 runq_ns;		/* of offcpu_ns: preempted, waiting while runnable */
+	__u64 missed;		/* unmatched returns, calls deeper than MAX_DEPTH */
 	__u64 pad[2];
 };
 
@@ -52,7 +52,7 @@ struct rp_lat_frame {
 };
 
 struct rp_lat_thread {
-	__u32 depth;		/* calls in flight (may exceed MAX_DEPTH; frames then not kept) */
+	__u32 depth;		/* calls in flight (> MAX_DEPTH: frames not kept) */
 	__u32 out_runnable;	/* switched out while runnable (preempted) */
 	__u64 out_ns;		/* when it was switched out, 0 while on a CPU */
 	__u64 off_ns;		/* total off-CPU time while depth > 0 */

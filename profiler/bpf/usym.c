@@ -91,7 +91,8 @@ static int lib_from_dirs(const char *lib, char *path, size_t cap)
 
 		if (!copy)
 			return -ENOMEM;
-		for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		for (char *dir = strtok_r(copy, ":", &save); dir;
+		     dir = strtok_r(NULL, ":", &save)) {
 			if (lib_in_dir(dir, lib, path, cap) == 0) {
 				free(copy);
 				return 0;
@@ -156,7 +157,7 @@ static int find_in_table(Elf *elf, Elf32_Word type, const char *name, GElf_Sym *
 				continue;
 			*out = sym;
 			if (t == STT_GNU_IFUNC)
-				rc = -ENOTSUP;	/* keep looking for a plain function of that name */
+				rc = -ENOTSUP;	/* look on for a plain function */
 			else
 				return 0;
 		}
