@@ -1,0 +1,250 @@
+/* symbolize — addresses to functions, files and lines with elfutils. See symbolize.h. */
+#include "profiler/symbolize.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct symbolizer {
+	Dwfl *dwfl;
+	struct sym_map *maps;
+	size_t nmaps, cap;
+};
+
+static char *debuginfo_path;
+static const Dwfl_Callbacks proc_callbacks = {
+	.find_elf = dwfl_linux_proc_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.debuginfo_path = &debuginfo_path,
+};
+
+static void build_id_hex(Dwfl *dwfl, uint64_t addr, char *out, size_t outlen)
+{
+	Dwfl_Module *mod = dwfl_addrmodule(dwfl, addr);
+	const unsigned char *bits;
+	GElf_Addr vaddr, bias;
+	int n;
+
+	out[0] = 0;
+	if (!mod)
+		return;
+	dwfl_module_getelf(mod, &bias);	/* the build ID is known once the ELF is found */
+	n = dwfl_module_build_id(mod, &bits, &vaddr);
+	for (int i = 0; i < n && (size_t)(2 * i + 2) < outlen; i++)
+		snprintf(out + 2 * i, 3, "%02x", bits[i]);
+}
+
+static int add_map(struct symbolizer *s, uint64_t lo, uint64_t hi, uint64_t off, const char *path)
+{
+	struct sym_map *m;
+	char bid[129];
+	char *p, *b;
+
+	if (s->nmaps == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 32;
+		struct sym_map *nm = realloc(s->maps, cap * sizeof(*nm));
+
+		if (!nm)
+			return -ENOMEM;
+		s->maps = nm;
+		s->cap = cap;
+	}
+	build_id_hex(s->dwfl, lo, bid, sizeof(bid));
+	p = strdup(path);
+	b = strdup(bid);
+	if (!p || !b) {
+		free(p);
+		free(b);
+		return -ENOMEM;
+	}
+	m = &s->maps[s->nmaps++];
+	*m = (struct sym_map){ lo, hi, off, p, b };
+	return 0;
+}
+
+static int read_maps(struct symbolizer *s, pid_t pid)
+{
+	char path[64], line[4096 + 128], perms[8], file[4096];
+	unsigned long long lo, hi, off;
+	FILE *fp;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	fp = fopen(path, "re");
+	if (!fp)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while (fgets(line, sizeof(line), fp)) {
+		file[0] = 0;
+		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %4095[^\n]", &lo, &hi, perms, &off,
+			   file) < 4)
+			continue;
+		if (perms[2] != 'x' || !file[0])
+			continue;
+		rc = add_map(s, lo, hi, off, file);
+		if (rc)
+			break;
+	}
+	fclose(fp);
+	return rc;
+}
+
+int sym_new(pid_t pid, struct symbolizer **out)
+{
+	struct symbolizer *s = calloc(1, sizeof(*s));
+	int rc;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	if (!pid)
+		pid = getpid();
+	s->dwfl = dwfl_begin(&proc_callbacks);
+	if (!s->dwfl) {
+		free(s);
+		return -ENOMEM;
+	}
+	rc = dwfl_linux_proc_report(s->dwfl, pid);
+	if (rc) {
+		rc = rc > 0 ? -rc : -ESRCH;
+		goto err;
+	}
+	if (dwfl_report_end(s->dwfl, NULL, NULL)) {
+		rc = -EINVAL;
+		goto err;
+	}
+	rc = read_maps(s, pid);
+	if (rc)
+		goto err;
+	*out = s;
+	return 0;
+err:
+	sym_free(s);
+	return rc;
+}
+
+void sym_free(struct symbolizer *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nmaps; i++) {
+		free((char *)s->maps[i].path);
+		free((char *)s->maps[i].build_id);
+	}
+	free(s->maps);
+	if (s->dwfl)
+		dwfl_end(s->dwfl);
+	free(s);
+}
+
+size_t sym_nmaps(const struct symbolizer *s)
+{
+	return s->nmaps;
+}
+
+const struct sym_map *sym_map_at(const struct symbolizer *s, size_t i)
+{
+	return i < s->nmaps ? &s->maps[i] : NULL;
+}
+
+const struct sym_map *sym_map_for(const struct symbolizer *s, uint64_t addr)
+{
+	size_t lo = 0, hi = s->nmaps;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (addr < s->maps[mid].start)
+			hi = mid;
+		else if (addr >= s->maps[mid].limit)
+			lo = mid + 1;
+		else
+			return &s->maps[mid];
+	}
+	return NULL;
+}
+
+static const char *die_name(Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	const char *n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &attr));
+
+	if (!n)
+		n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
+	return n;
+}
+
+static int die_decl_line(Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Word w;
+
+	if (dwarf_formudata(dwarf_attr_integrate(die, DW_AT_decl_line, &attr), &w) == 0)
+		return (int)w;
+	return 0;
+}
+
+/* The call site of an inlined subroutine: file and line in its caller. */
+static void call_site(Dwarf_Die *cudie, Dwarf_Die *die, const char **file, int *line)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Word w;
+	Dwarf_Files *files;
+	size_t nfiles;
+
+	*line = 0;
+	if (dwarf_formudata(dwarf_attr(die, DW_AT_call_line, &attr), &w) == 0)
+		*line = (int)w;
+	if (dwarf_formudata(dwarf_attr(die, DW_AT_call_file, &attr), &w) == 0 &&
+	    dwarf_getsrcfiles(cudie, &files, &nfiles) == 0 && w < nfiles)
+		*file = dwarf_filesrc(files, w, NULL, NULL);
+	else
+		*file = NULL;
+}
+
+int sym_lookup(struct symbolizer *s, uint64_t addr, struct sym_frame *frames, int max)
+{
+	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
+	Dwarf_Die *cudie, *scopes = NULL;
+	Dwarf_Addr bias = 0;
+	Dwfl_Line *dl;
+	const char *file = NULL, *symname;
+	int line = 0, n = 0, nscopes;
+	GElf_Off off;
+	GElf_Sym sym;
+
+	if (!mod || max <= 0)
+		return 0;
+	symname = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
+	dl = dwfl_module_getsrc(mod, addr);
+	if (dl)
+		file = dwfl_lineinfo(dl, NULL, &line, NULL, NULL, NULL);
+	cudie = dwfl_module_addrdie(mod, addr, &bias);
+	nscopes = cudie ? dwarf_getscopes(cudie, addr - bias, &scopes) : 0;
+	for (int i = 0; i < nscopes && n < max; i++) {
+		int tag = dwarf_tag(&scopes[i]);
+		const char *name;
+
+		if (tag != DW_TAG_subprogram && tag != DW_TAG_inlined_subroutine)
+			continue;
+		name = die_name(&scopes[i]);
+		frames[n++] = (struct sym_frame){ name ? name : symname, file, line,
+						  die_decl_line(&scopes[i]) };
+		if (tag == DW_TAG_subprogram)
+			break;
+		call_site(cudie, &scopes[i], &file, &line);
+	}
+	free(scopes);
+	if (n == 0 && symname)
+		frames[n++] = (struct sym_frame){ symname, file, line, 0 };
+	/* a frame whose name stayed unknown (broken DWARF) takes the ELF symbol */
+	for (int i = 0; i < n; i++)
+		if (!frames[i].name)
+			frames[i].name = symname ? symname : "??";
+	return n;
+}
