@@ -120,6 +120,12 @@ const char *scenario_workload_name(enum sc_workload w);
 /* Writes the scenario as YAML that scenario_load_string reads back to the same struct. */
 int scenario_write_yaml(const struct scenario *sc, FILE *fp);
 
+/* The i-th settable dotted key (in YAML order), NULL past the end: for docs and tests. */
+const char *scenario_key_name(size_t i);
+/* Formats the value of a dotted key as text that scenario_set() accepts back.
+ * Returns 0 or -ENOENT for an unknown key. */
+int scenario_get(const struct scenario *sc, const char *key, char *buf, size_t len);
+
 /* A fault parameter by key, or NULL. */
 const struct sc_fault_param *sc_fault_param(const struct sc_fault *f, const char *key);
 
