@@ -1,6 +1,8 @@
 /* store — the simulated API server. See store.h for the semantics and docs/store.md. */
 #include "bench/store.h"
 
+#include "bench/idtab.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -9,7 +11,6 @@
 #include <time.h>
 
 #define NONE UINT32_MAX
-#define HK 0x9E3779B97F4A7C15ull
 #define DEFAULT_HISTORY 65536
 
 /* One live object. Children of an owner form a doubly linked list through next/prev; the
@@ -39,8 +40,7 @@ struct store {
 
 	struct sentry *ent;
 	uint32_t nent, cap_ent, free_ent;
-	uint32_t *by_uid, *by_name;	/* entry index + 1; 0 = empty slot */
-	uint32_t tbits;			/* both tables have 1 << tbits slots */
+	struct idtab by_uid, by_name;	/* entry indexes by uid, by kind/ns/name */
 	size_t nobj;
 	uint64_t next_uid;
 
@@ -65,125 +65,40 @@ struct store_watch {
 	char kind[24];
 	uint64_t next;		/* revision of the next event to look at */
 	atomic_bool broken;
+	int error;		/* injected at open: the first read returns it */
+	uint64_t reported;	/* revision of the last event or bookmark returned */
 };
 
 /* ---- tables ---- */
 
-static inline uint64_t uid_home(const struct store *s, uint64_t uid)
-{
-	return (uid * HK) >> (64 - s->tbits);
-}
-
-static inline uint64_t name_home(const struct store *s, uint32_t hash)
-{
-	return ((uint64_t)hash * HK) >> (64 - s->tbits);
-}
-
-static uint64_t slot_home(const struct store *s, const uint32_t *t, uint32_t e)
-{
-	return t == s->by_uid ? uid_home(s, s->ent[e].uid) : name_home(s, s->ent[e].hash);
-}
-
-static void table_put(struct store *s, uint32_t *t, uint64_t home, uint32_t e)
-{
-	uint64_t mask = (1ull << s->tbits) - 1, i = home;
-
-	while (t[i])
-		i = (i + 1) & mask;
-	t[i] = e + 1;
-}
-
-/* Linear probing with backward-shift deletion: no tombstones, probes stay short. */
-static void table_del(struct store *s, uint32_t *t, uint64_t i)
-{
-	uint64_t mask = (1ull << s->tbits) - 1, j = i, k;
-
-	t[i] = 0;
-	for (;;) {
-		j = (j + 1) & mask;
-		if (!t[j])
-			return;
-		k = slot_home(s, t, t[j] - 1);
-		if ((j > i && (k <= i || k > j)) || (j < i && k <= i && k > j)) {
-			t[i] = t[j];
-			t[j] = 0;
-			i = j;
-		}
-	}
-}
-
-static uint64_t uid_slot(const struct store *s, uint64_t uid)
-{
-	uint64_t mask = (1ull << s->tbits) - 1, i = uid_home(s, uid);
-
-	while (s->by_uid[i] && s->ent[s->by_uid[i] - 1].uid != uid)
-		i = (i + 1) & mask;
-	return i;
-}
-
-static uint64_t name_slot(const struct store *s, uint32_t h, const char *kind, const char *ns,
-			  const char *name)
-{
-	uint64_t mask = (1ull << s->tbits) - 1, i = name_home(s, h);
-
-	for (; s->by_name[i]; i = (i + 1) & mask) {
-		const struct sentry *e = &s->ent[s->by_name[i] - 1];
-
-		if (e->hash == h && objv_is(e->v, h, kind, ns, name))
-			break;
-	}
-	return i;
-}
-
 static uint32_t find_uid(const struct store *s, uint64_t uid)
 {
-	return s->by_uid[uid_slot(s, uid)] - 1;	/* NONE when the slot is empty */
+	uint32_t h = idtab_uid_hash(uid), e;
+	uint64_t i;
+
+	idtab_foreach(&s->by_uid, h, i, e)
+		if (s->ent[e].uid == uid)
+			return e;
+	return NONE;
 }
 
 static uint32_t find_name(const struct store *s, uint32_t h, const char *kind, const char *ns,
 			  const char *name)
 {
-	return s->by_name[name_slot(s, h, kind, ns, name)] - 1;
-}
+	uint32_t e;
+	uint64_t i;
 
-/* Keeps both tables at most half full. */
-static int tables_reserve(struct store *s, size_t want)
-{
-	uint32_t bits = s->tbits;
-	uint32_t *u, *n;
-
-	while ((1ull << bits) < want * 2)
-		bits++;
-	if (bits == s->tbits)
-		return 0;
-	u = calloc(1ull << bits, sizeof(*u));
-	n = calloc(1ull << bits, sizeof(*n));
-	if (!u || !n) {
-		free(u);
-		free(n);
-		return -ENOMEM;
-	}
-	free(s->by_uid);
-	free(s->by_name);
-	s->by_uid = u;
-	s->by_name = n;
-	s->tbits = bits;
-	for (uint32_t e = 0; e < s->nent; e++) {
-		if (!s->ent[e].v)
-			continue;
-		table_put(s, u, uid_home(s, s->ent[e].uid), e);
-		table_put(s, n, name_home(s, s->ent[e].hash), e);
-	}
-	return 0;
+	idtab_foreach(&s->by_name, h, i, e)
+		if (objv_is(s->ent[e].v, h, kind, ns, name))
+			return e;
+	return NONE;
 }
 
 /* Reserves room for one more object: entry and table slots. */
 static int reserve_one(struct store *s)
 {
-	int rc = tables_reserve(s, s->nobj + 1);
-
-	if (rc)
-		return rc;
+	if (idtab_reserve(&s->by_uid, s->nobj + 1) || idtab_reserve(&s->by_name, s->nobj + 1))
+		return -ENOMEM;
 	if (s->free_ent == NONE && s->nent == s->cap_ent) {
 		uint32_t cap = s->cap_ent ? s->cap_ent * 2 : 1024;
 		struct sentry *ent = realloc(s->ent, cap * sizeof(*ent));
@@ -301,9 +216,8 @@ static void entry_remove(struct store *s, uint32_t e)
 	struct sentry *x = &s->ent[e];
 	struct kcount *k = kind_get(s, objv_kind(x->v), false);
 
-	table_del(s, s->by_uid, uid_slot(s, x->uid));
-	table_del(s, s->by_name, name_slot(s, x->hash, objv_kind(x->v), objv_ns(x->v),
-					   objv_name(x->v)));
+	idtab_del(&s->by_uid, idtab_uid_hash(x->uid), e);
+	idtab_del(&s->by_name, x->hash, e);
 	commit(s, WATCH_DELETED, x->v);
 	objv_unref(x->v);
 	x->v = NULL;
@@ -406,8 +320,8 @@ static int do_create(struct store *s, struct obj *o)
 	e = entry_alloc(s);
 	s->ent[e] = (struct sentry){ .v = v, .uid = v->uid, .hash = v->name_hash, .parent = NONE,
 				     .first_child = NONE, .next = NONE, .prev = NONE };
-	table_put(s, s->by_uid, uid_home(s, v->uid), e);
-	table_put(s, s->by_name, name_home(s, v->name_hash), e);
+	idtab_put(&s->by_uid, idtab_uid_hash(v->uid), e);
+	idtab_put(&s->by_name, v->name_hash, e);
 	k->n++;
 	s->nobj++;
 	commit(s, WATCH_ADDED, v);
@@ -653,14 +567,17 @@ int store_list(struct store *s, const char *kind, const char *ns, const char *se
 struct store_watch *store_watch_open(struct store *s, const char *kind, uint64_t from_rv)
 {
 	struct store_watch *w = calloc(1, sizeof(*w));
+	bool applied;
 
 	if (!w)
 		return NULL;
+	w->error = fault_named(s, SV_WATCH, kind, NULL, NULL, 0, &applied);
 	w->s = s;
 	w->all = !kind;
 	if (kind)
 		snprintf(w->kind, sizeof(w->kind), "%s", kind);
 	w->next = from_rv + 1;
+	w->reported = from_rv;
 	atomic_init(&w->broken, false);
 	pthread_mutex_lock(&s->mu);
 	s->nwatches++;
@@ -684,6 +601,12 @@ int store_watch_next_v(struct store_watch *w, struct store_wev *evs, int max,
 	bool have_dl = false;
 	int n = 0, rc = 0;
 
+	if (w->error) {
+		rc = w->error;
+		w->error = 0;
+		atomic_store(&w->broken, true);	/* a failed watch request stays failed */
+		return rc;
+	}
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		if (atomic_load(&w->broken)) {
@@ -705,6 +628,12 @@ int store_watch_next_v(struct store_watch *w, struct store_wev *evs, int max,
 			}
 			w->next++;
 		}
+		if (!n && w->next - 1 > w->reported && max > 0) {
+			evs[0] = (struct store_wev){ .type = WATCH_BOOKMARK, .rv = w->next - 1 };
+			n = 1;
+		}
+		if (n)
+			w->reported = evs[n - 1].rv;
 		if (n || timeout_ns == 0) {
 			rc = n ? 0 : -ETIMEDOUT;
 			break;
@@ -732,8 +661,11 @@ int store_watch_next_v(struct store_watch *w, struct store_wev *evs, int max,
 int store_watch_next(struct store_watch *w, struct watch_event *ev, uint64_t timeout_ns)
 {
 	struct store_wev e;
-	int rc = store_watch_next_v(w, &e, 1, timeout_ns);
+	int rc;
 
+	do
+		rc = store_watch_next_v(w, &e, 1, timeout_ns);
+	while (rc > 0 && e.type == WATCH_BOOKMARK);
 	if (rc < 0)
 		return rc;
 	ev->type = e.type;
@@ -799,7 +731,7 @@ size_t store_bytes(struct store *s)
 
 	pthread_mutex_lock(&s->mu);
 	b = sizeof(*s) + (size_t)s->cap_ent * sizeof(*s->ent) +
-	    2 * ((size_t)1 << s->tbits) * sizeof(uint32_t) +
+	    idtab_bytes(&s->by_uid) + idtab_bytes(&s->by_name) +
 	    (size_t)(s->ring_mask + 1) * sizeof(*s->ring) + s->nkinds * sizeof(*s->kinds);
 	pthread_mutex_unlock(&s->mu);
 	return b + (size_t)atomic_load(&s->bytes);
@@ -842,13 +774,10 @@ struct store *store_new(const struct store_opts *o)
 	while (cap < s->history)
 		cap <<= 1;
 	s->ring = calloc(cap, sizeof(*s->ring));
-	s->tbits = 10;
-	s->by_uid = calloc(1u << s->tbits, sizeof(uint32_t));
-	s->by_name = calloc(1u << s->tbits, sizeof(uint32_t));
-	if (!s->ring || !s->by_uid || !s->by_name) {
+	if (!s->ring || idtab_init(&s->by_uid) || idtab_init(&s->by_name)) {
 		free(s->ring);
-		free(s->by_uid);
-		free(s->by_name);
+		idtab_fini(&s->by_uid);
+		idtab_fini(&s->by_name);
 		free(s);
 		return NULL;
 	}
@@ -875,8 +804,8 @@ void store_free(struct store *s)
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->mu);
 	free(s->ent);
-	free(s->by_uid);
-	free(s->by_name);
+	idtab_fini(&s->by_uid);
+	idtab_fini(&s->by_name);
 	free(s->ring);
 	free(s->kinds);
 	free(s);

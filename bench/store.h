@@ -96,11 +96,15 @@ size_t store_bytes(struct store *s);	/* objects (every live version, also those 
 typedef void (*store_commit_fn)(void *arg, const struct watch_event *ev);
 void store_set_commit_hook(struct store *s, store_commit_fn fn, void *arg);
 
-enum store_verb { SV_GET, SV_LIST, SV_CREATE, SV_UPDATE, SV_UPDATE_STATUS, SV_DELETE, SV__COUNT };
-/* Called before each client call with no lock held; o names the target (for get, list and
- * delete only its kind/ns/name/uid are set). Return 0 to proceed or -errno to fail the
- * call; set *applied = true to perform the call anyway and still return the error (a
- * timeout after the write happened). */
+enum store_verb {
+	SV_GET, SV_LIST, SV_CREATE, SV_UPDATE, SV_UPDATE_STATUS, SV_DELETE,
+	SV_WATCH,	/* store_watch_open: an error fails the watch's first read */
+	SV__COUNT
+};
+/* Called before each client call with no lock held; o names the target (for get, list,
+ * watch and delete only its kind/ns/name/uid are set). Return 0 to proceed or -errno to
+ * fail the call; set *applied = true to perform the call anyway and still return the error
+ * (a timeout after the write happened). The hook may block (a slow API server). */
 typedef int (*store_fault_fn)(void *arg, enum store_verb verb, const struct obj *o,
 			      bool *applied);
 void store_set_fault_hook(struct store *s, store_fault_fn fn, void *arg);
@@ -109,12 +113,16 @@ void store_set_fault_hook(struct store *s, store_fault_fn fn, void *arg);
 int store_compact(struct store *s, uint64_t rv);
 
 /* ---- for the informer: the same calls without unpacking (references owned by caller) ---- */
+#define WATCH_BOOKMARK 3	/* only from store_watch_next_v: progress, v = NULL */
 struct store_wev {
-	enum watch_type type;
+	int type;		/* enum watch_type, or WATCH_BOOKMARK */
 	uint64_t rv;
 	struct objv *v;		/* for DELETED: the last version (v->rv < rv) */
 };
-/* Up to max events; returns how many (> 0) or a negative errno as store_watch_next. */
+/* Up to max events; returns how many (> 0) or a negative errno as store_watch_next. When
+ * the watch has passed events of other kinds and has nothing else to return, it returns
+ * one WATCH_BOOKMARK whose rv is the last revision looked at (as the API server's
+ * bookmarks), so a kind-filtered watcher knows how far the store has been seen. */
 int store_watch_next_v(struct store_watch *w, struct store_wev *evs, int max,
 		       uint64_t timeout_ns);
 /* A consistent snapshot: *out (malloc'd, free it after objv_unref of each) of *n versions. */

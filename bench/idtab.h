@@ -1,0 +1,69 @@
+/*
+ * idtab — an open-addressing hash index from a 32-bit hash to 32-bit ids.
+ *
+ * The store and the informer keep their objects in entry arrays and find them through two
+ * idtabs each (by uid, by kind/namespace/name). A slot holds the hash and the id, so probes
+ * compare hashes without touching the entries, and the table can grow and delete (linear
+ * probing, backward-shift deletion: no tombstones) without knowing what the ids mean. Equal
+ * hashes are allowed: a lookup walks the candidates and the caller checks each.
+ *
+ * Load stays at or below 1/2, so a probe touches about 1.5 slots on average.
+ *
+ * Threading: none inside. Callers lock around writers; concurrent readers are safe only
+ * against no writer.
+ */
+#ifndef RECONPERF_IDTAB_H
+#define RECONPERF_IDTAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct idtab {
+	uint64_t *slot;		/* (hash << 32) | (id + 1); 0 = empty */
+	uint32_t bits;
+	size_t n;
+};
+
+#define IDTAB_NONE UINT32_MAX
+
+int idtab_init(struct idtab *t);		/* 0 or -ENOMEM */
+void idtab_fini(struct idtab *t);
+int idtab_reserve(struct idtab *t, size_t n);	/* room for n ids: 0 or -ENOMEM */
+void idtab_put(struct idtab *t, uint32_t hash, uint32_t id);	/* after idtab_reserve */
+void idtab_del(struct idtab *t, uint32_t hash, uint32_t id);	/* id must be present */
+size_t idtab_bytes(const struct idtab *t);
+
+static inline uint64_t idtab_home(const struct idtab *t, uint32_t hash)
+{
+	return ((uint64_t)hash * 0x9E3779B97F4A7C15ull) >> (64 - t->bits);
+}
+
+/* Candidate walk: for (i = idtab_home(t, h); (id = idtab_at(t, i, h)) != IDTAB_END; i = ...) */
+#define IDTAB_END (IDTAB_NONE - 1)
+/* The id in slot i if its hash is h, IDTAB_NONE if it holds another hash, IDTAB_END if
+ * empty (the walk ends). */
+static inline uint32_t idtab_at(const struct idtab *t, uint64_t i, uint32_t h)
+{
+	uint64_t s = t->slot[i];
+
+	if (!s)
+		return IDTAB_END;
+	return (uint32_t)(s >> 32) == h ? (uint32_t)s - 1 : IDTAB_NONE;
+}
+
+static inline uint64_t idtab_next(const struct idtab *t, uint64_t i)
+{
+	return (i + 1) & ((1ull << t->bits) - 1);
+}
+
+#define idtab_foreach(t, h, i, id)                                                          \
+	for (i = idtab_home(t, h); (id = idtab_at(t, i, h)) != IDTAB_END; i = idtab_next(t, i)) \
+		if (id != IDTAB_NONE)
+
+static inline uint32_t idtab_uid_hash(uint64_t uid)
+{
+	uid *= 0xff51afd7ed558ccdull;
+	return (uint32_t)(uid ^ (uid >> 32));
+}
+
+#endif
