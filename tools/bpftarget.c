@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -95,6 +96,34 @@ int bpftarget_spawn(struct bpftarget *t, char **argv)
 	return 0;
 }
 
+int bpftarget_spawn_hold_exit(struct bpftarget *t, char **argv)
+{
+	int err = bpftarget_spawn(t, argv);
+
+	if (err)
+		return err;
+	if (ptrace(PTRACE_SEIZE, t->pid, 0, PTRACE_O_TRACEEXIT | PTRACE_O_EXITKILL)) {
+		err = -errno;
+		bpftarget_fini(t);
+		return err;
+	}
+	t->traced = 1;
+	return 0;
+}
+
+/* A traced child stopped: at its exit (hold it), or for a signal (pass it on). */
+static void on_stop(struct bpftarget *t, int st)
+{
+	if (st >> 8 == (SIGTRAP | (PTRACE_EVENT_EXIT << 8))) {
+		t->held = 1;
+		return;
+	}
+	if (st >> 16 == PTRACE_EVENT_STOP)
+		ptrace(PTRACE_LISTEN, t->pid, 0, 0);
+	else
+		ptrace(PTRACE_CONT, t->pid, 0, WSTOPSIG(st));
+}
+
 void bpftarget_release(struct bpftarget *t)
 {
 	if (t->release_fd >= 0) {
@@ -111,11 +140,16 @@ static int target_gone(struct bpftarget *t)
 	int st;
 
 	if (t->started) {
-		if (t->exit_status >= 0)
+		if (t->exit_status >= 0 || t->held)
 			return 1;
-		if (waitpid(t->pid, &st, WNOHANG) == t->pid) {
-			t->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-			return 1;
+		while (waitpid(t->pid, &st, WNOHANG | __WALL) == t->pid) {
+			if (!WIFSTOPPED(st)) {
+				t->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+				return 1;
+			}
+			on_stop(t, st);
+			if (t->held)
+				return 1;
 		}
 		return 0;
 	}
@@ -161,9 +195,13 @@ void bpftarget_fini(struct bpftarget *t)
 		t->release_fd = -1;
 	}
 	if (t->started && t->exit_status < 0) {
-		if (waitpid(t->pid, &st, WNOHANG) != t->pid) {
-			kill(t->pid, SIGTERM);
-			waitpid(t->pid, &st, 0);
+		if (t->held)
+			ptrace(PTRACE_DETACH, t->pid, 0, 0);
+		kill(t->pid, SIGTERM);	/* ignored by one already exiting */
+		while (waitpid(t->pid, &st, __WALL) == t->pid && WIFSTOPPED(st)) {
+			on_stop(t, st);
+			if (t->held)
+				ptrace(PTRACE_DETACH, t->pid, 0, 0);
 		}
 		t->exit_status = 0;
 	}

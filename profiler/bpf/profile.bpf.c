@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * profile.bpf.c — on-CPU stacks by cpu-clock sampling and off-CPU stacks by sched_switch,
+ * for one process (tgid set in .rodata before load). See profile.h.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "profiler/bpf/profile.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+const volatile __u32 target_tgid;
+
+__u64 lost;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, RP_PROF_MAX_STACKS);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, RP_PROF_MAX_DEPTH * sizeof(__u64));
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RP_PROF_MAX_KEYS);
+	__type(key, struct rp_prof_key);
+	__type(value, struct rp_prof_val);
+} counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct rp_prof_start);
+} starts SEC(".maps");
+
+static __always_inline void add(struct rp_prof_key *k, __u64 ns)
+{
+	struct rp_prof_val *v = bpf_map_lookup_elem(&counts, k), zero = {};
+
+	if (!v) {
+		bpf_map_update_elem(&counts, k, &zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&counts, k);
+		if (!v) {
+			__sync_fetch_and_add(&lost, 1);
+			return;
+		}
+	}
+	__sync_fetch_and_add(&v->count, 1);
+	if (ns)
+		__sync_fetch_and_add(&v->ns, ns);
+}
+
+SEC("perf_event")
+int rp_prof_sample(struct bpf_perf_event_data *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct rp_prof_key k = {};
+
+	if ((__u32)(id >> 32) != target_tgid)
+		return 0;
+	k.tid = (__u32)id;
+	k.ustack = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+	k.kstack = bpf_get_stackid(ctx, &stacks, 0);
+	add(&k, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(rp_prof_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+	     unsigned int prev_state)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u32 tid;
+
+	/* Runs in prev's context, so the stacks taken here are prev's. */
+	if (prev->tgid == target_tgid && !preempt && (prev_state & RP_PROF_STATE_MASK)) {
+		struct rp_prof_start s = { .ts = now };
+
+		s.ustack = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+		s.kstack = bpf_get_stackid(ctx, &stacks, 0);
+		tid = prev->pid;
+		bpf_map_update_elem(&starts, &tid, &s, BPF_ANY);
+	}
+	if (next->tgid != target_tgid)
+		return 0;
+	tid = next->pid;
+	struct rp_prof_start *s = bpf_map_lookup_elem(&starts, &tid);
+	if (!s)
+		return 0;
+	struct rp_prof_key k = { .tid = tid, .ustack = s->ustack, .kstack = s->kstack };
+	__u64 ns = now - s->ts;
+	bpf_map_delete_elem(&starts, &tid);
+	add(&k, ns);
+	return 0;
+}

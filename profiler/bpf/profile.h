@@ -1,0 +1,83 @@
+/*
+ * profile.h — what profile.bpf.c and its loader profile.c share, and the loader API.
+ *
+ * On-CPU mode: a perf_event program on every CPU's cpu-clock event (hrtimer-driven, so the
+ * asked rate is reached in a VM too) counts samples of the target process by (user stack,
+ * kernel stack). Off-CPU mode: a tp_btf/sched_switch program stamps a target thread's
+ * switch-out (when it blocks, not when preempted) with its stacks and, at switch-in, adds
+ * the nanoseconds blocked to those stacks. Stacks are frame-pointer walks by the kernel
+ * (bpf_get_stackid), kept in a stack-trace map; user space reads and symbolizes them.
+ *
+ * Fixed-width types only; profile.c asserts the sizes.
+ */
+#ifndef RECONPERF_BPF_PROFILE_H
+#define RECONPERF_BPF_PROFILE_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+#define RP_PROF_MAX_STACKS 16384	/* distinct stacks (user and kernel) */
+#define RP_PROF_MAX_DEPTH 127		/* frames per stack (PERF_MAX_STACK_DEPTH) */
+#define RP_PROF_MAX_KEYS 32768		/* distinct (tid, user, kernel) triples */
+#define RP_PROF_STATE_MASK 0xff		/* see latency.h */
+
+struct rp_prof_key {
+	__u32 tid;
+	__s32 ustack;		/* stack id, < 0 when the walk failed */
+	__s32 kstack;
+	__u32 pad;
+};
+
+struct rp_prof_val {
+	__u64 count;		/* samples, or switches */
+	__u64 ns;		/* off-CPU: nanoseconds blocked */
+};
+
+struct rp_prof_start {		/* a thread switched out while blocked */
+	__u64 ts;
+	__s32 ustack;
+	__s32 kstack;
+};
+
+#ifndef __bpf__
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct bpf_prof;
+
+struct bpf_prof_opts {
+	pid_t pid;		/* the process (tgid) to profile */
+	unsigned hz;		/* on-CPU sampling rate per CPU */
+	bool offcpu;		/* off-CPU mode instead of on-CPU */
+	const char *btf_path;	/* NULL: /sys/kernel/btf/vmlinux */
+};
+
+/* Loads and attaches. Errors as bpf_lat_open() (see bpfcommon.h). */
+int bpf_prof_open(const struct bpf_prof_opts *o, struct bpf_prof **out);
+/* Stops collecting (detaches) but keeps the maps for reading. */
+void bpf_prof_stop(struct bpf_prof *p);
+
+/* One aggregated stack: frames leaf first; kernel frames are kernel addresses. */
+struct bpf_prof_stack {
+	uint32_t tid;
+	const uint64_t *user;
+	size_t nuser;
+	const uint64_t *kern;
+	size_t nkern;
+	uint64_t count;		/* samples (on-CPU) or switches (off-CPU) */
+	uint64_t ns;		/* off-CPU nanoseconds */
+	bool user_lost;		/* the user stack walk failed (no frame pointers, ...) */
+};
+
+/* Calls fn for each stack; stops and returns fn's value when it is non-zero. */
+int bpf_prof_foreach(struct bpf_prof *p, int (*fn)(void *arg, const struct bpf_prof_stack *s),
+		     void *arg);
+/* Events dropped: keys map full, stack ids lost. */
+uint64_t bpf_prof_lost(const struct bpf_prof *p);
+void bpf_prof_free(struct bpf_prof *p);
+#endif
+
+#endif
