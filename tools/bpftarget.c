@@ -144,7 +144,8 @@ static int target_gone(struct bpftarget *t)
 			return 1;
 		while (waitpid(t->pid, &st, WNOHANG | __WALL) == t->pid) {
 			if (!WIFSTOPPED(st)) {
-				t->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+				t->exit_status = WIFEXITED(st) ? WEXITSTATUS(st)
+							       : 128 + WTERMSIG(st);
 				return 1;
 			}
 			on_stop(t, st);

@@ -1,0 +1,216 @@
+/*
+ * Tests of `reconperf profile`: the real eBPF programs in the running kernel profiling
+ * tests/fixtures/bpf_mix, whose burner and sleeper functions are the known answer. The
+ * profiles are read back both by go tool pprof and by profiler/pprof.h. CI runs as root.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "profiler/pprof.h"
+#include "tests/util.h"
+
+static char fixture[4096];
+
+static void need_bpf(void)
+{
+	if (geteuid() != 0)
+		cr_skip_test("eBPF tests need root (CAP_BPF + CAP_PERFMON)");
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		cr_skip_test("no kernel BTF at /sys/kernel/btf/vmlinux");
+	snprintf(fixture, sizeof(fixture), "%s/tests/fixtures/bpf_mix", rp_build());
+	cr_assert(access(fixture, X_OK) == 0, "fixture %s not built", fixture);
+}
+
+/* Share (0..1) of value idx in samples whose stack holds a frame named fn. */
+static double share_with(const struct pprof_profile *p, int idx, const char *fn)
+{
+	const char *names[1024];
+	double all = 0, with = 0;
+
+	for (size_t i = 0; i < p->nsamples; i++) {
+		const struct pprof_sample *s = &p->samples[i];
+		size_t n = pprof_sample_frames(p, s, names, 1024, NULL, NULL);
+		int hit = 0;
+
+		for (size_t k = 0; k < n && !hit; k++)
+			hit = !strcmp(names[k], fn);
+		all += (double)s->values[idx];
+		if (hit)
+			with += (double)s->values[idx];
+	}
+	return all > 0 ? with / all : 0;
+}
+
+static double total(const struct pprof_profile *p, int idx)
+{
+	double t = 0;
+
+	for (size_t i = 0; i < p->nsamples; i++)
+		t += (double)p->samples[i].values[idx];
+	return t;
+}
+
+/* The cum% go tool pprof -top -cum gives fn, or -1 when it is not listed. */
+static double pprof_cum(const char *top, const char *fn)
+{
+	char pat[128], tok[5][32], name[128];
+	const char *l;
+
+	snprintf(pat, sizeof(pat), " %s\n", fn);
+	for (l = strstr(top, pat); l; l = strstr(l + 1, pat)) {
+		const char *b = l;
+
+		while (b > top && b[-1] != '\n')
+			b--;
+		/* flat flat% sum% cum cum% name */
+		if (sscanf(b, "%31s %31s %31s %31s %31s %127s", tok[0], tok[1], tok[2], tok[3],
+			   tok[4], name) == 6 && !strcmp(name, fn))
+			return strtod(tok[4], NULL);
+	}
+	return -1;
+}
+
+static char *go_pprof_top(const char *path)
+{
+	struct run_result r;
+	char *out;
+
+	if (!have_cmd("go"))
+		cr_skip_test("go (golang-go) is needed for go tool pprof");
+	run_sh(&r, "HOME=${HOME:-/tmp} GOFLAGS=-mod=mod go tool pprof -top -cum %s", path);
+	cr_assert_eq(r.status, 0, "go tool pprof failed: %s", r.err);
+	out = r.out;
+	r.out = NULL;
+	run_result_fini(&r);
+	return out;
+}
+
+Test(bpf_profile, oncpu_profile_puts_the_burner_on_top)
+{
+	struct run_result r;
+	struct pprof_profile *p;
+	char *dir = tmpdir_new(), out[4200], err[256];
+
+	need_bpf();
+	snprintf(out, sizeof(out), "%s/on.pb.gz", dir);
+	run_sh(&r, "timeout 120 %s profile --hz 499 -o %s -- %s profile 1500", rp_bin(), out,
+	       fixture);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert_eq(pprof_read_file(out, &p, err, sizeof(err)), 0, "%s", err);
+	int cpu = pprof_sample_type_index(p, "cpu");
+	cr_assert(cpu >= 0 && !strcmp(p->sample_types[cpu].unit, "nanoseconds"));
+	cr_assert_eq(p->period, 1000000000 / 499);
+	double burner = share_with(p, cpu, "rp_fixture_burner");
+	double sleeper = share_with(p, cpu, "rp_fixture_sleeper");
+	/* The sleeper only runs to enter and leave clock_nanosleep. */
+	cr_assert(burner > 0.8, "burner share of on-CPU time %.3f", burner);
+	cr_assert(sleeper < 0.1, "sleeper share of on-CPU time %.3f", sleeper);
+	cr_assert(share_with(p, cpu, "main") > 0.95, "stacks must reach main");
+	cr_assert(total(p, cpu) > 0.2e9, "1.5 s with ~30%%+ CPU should give > 0.2 s, got %g",
+		  total(p, cpu));
+	pprof_free(p);
+
+	char *top = go_pprof_top(out);
+	double cum = pprof_cum(top, "rp_fixture_burner");
+	cr_assert(cum > 80, "go tool pprof -top -cum: rp_fixture_burner %g%%\n%s", cum, top);
+	cr_assert(strstr(top, "[k] "), "kernel frames named from kallsyms:\n%s", top);
+	free(top);
+	run_result_fini(&r);
+	free(dir);
+}
+
+Test(bpf_profile, offcpu_profile_weighs_the_sleeping_path_by_time_blocked)
+{
+	struct run_result r;
+	struct pprof_profile *p;
+	char *dir = tmpdir_new(), out[4200], err[256];
+
+	need_bpf();
+	snprintf(out, sizeof(out), "%s/off.pb.gz", dir);
+	run_sh(&r, "timeout 120 %s profile --offcpu -o %s -- %s profile 1500", rp_bin(), out,
+	       fixture);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert_eq(pprof_read_file(out, &p, err, sizeof(err)), 0, "%s", err);
+	int off = pprof_sample_type_index(p, "off_cpu");
+	cr_assert(off >= 0 && !strcmp(p->sample_types[off].unit, "nanoseconds"));
+	cr_assert_eq(pprof_default_sample_index(p), off);
+	double sleeper = share_with(p, off, "rp_fixture_sleeper");
+	double burner = share_with(p, off, "rp_fixture_burner");
+	cr_assert(sleeper > 0.9, "sleeper share of off-CPU time %.3f", sleeper);
+	cr_assert(burner < 0.05, "burner blocks nowhere (preemption is not counted): %.3f",
+		  burner);
+
+	/* Blocked time matches the wall time the fixture spent in its sleeper. */
+	const char *s = strstr(r.out, "fixture slept ");
+	cr_assert(s, "fixture output: %s", r.out);
+	double slept = strtod(s + 14, NULL), got = total(p, off) * sleeper;
+	cr_assert(got > 0.85 * slept && got <= 1.02 * slept, "off-CPU in sleeper %g ns, slept %g",
+		  got, slept);
+	pprof_free(p);
+
+	char *top = go_pprof_top(out);
+	cr_assert(strstr(top, "Type: off_cpu"), "%s", top);
+	double cum = pprof_cum(top, "rp_fixture_sleeper");
+	cr_assert(cum > 90, "go tool pprof -top -cum: rp_fixture_sleeper %g%%\n%s", cum, top);
+	cr_assert(strstr(top, "[k] schedule"), "kernel path of the block:\n%s", top);
+	free(top);
+	run_result_fini(&r);
+	free(dir);
+}
+
+Test(bpf_profile, profiles_a_running_process_by_pid_for_a_duration)
+{
+	struct run_result r;
+	struct pprof_profile *p;
+	char *dir = tmpdir_new(), out[4200], err[256];
+
+	need_bpf();
+	snprintf(out, sizeof(out), "%s/pid.pb.gz", dir);
+	run_sh(&r, "%s serve > %s/serve.out & fx=$!; sleep 0.2; "
+		   "timeout 60 %s profile --offcpu --pid $fx --duration 700ms -o %s; rc=$?; "
+		   "kill $fx; exit $rc", fixture, dir, rp_bin(), out);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert_eq(pprof_read_file(out, &p, err, sizeof(err)), 0, "%s", err);
+	int off = pprof_sample_type_index(p, "off_cpu");
+	cr_assert(share_with(p, off, "rp_fixture_work") > 0.9);
+	/* 700 ms of 1 ms sleeps: most of it blocked. */
+	cr_assert(total(p, off) > 0.3e9, "blocked %g ns", total(p, off));
+	pprof_free(p);
+	run_result_fini(&r);
+	free(dir);
+}
+
+Test(bpf_profile, failures_exit_2_and_write_nothing)
+{
+	struct run_result r;
+	char *dir = tmpdir_new(), out[4200];
+
+	need_bpf();
+	snprintf(out, sizeof(out), "%s/x.pb.gz", dir);
+	run_sh(&r, "%s profile -- %s loop 1", rp_bin(), fixture);
+	cr_assert_eq(r.status, 2);
+	cr_assert(strstr(r.err, "'-o FILE'"), "stderr: %s", r.err);
+	run_result_fini(&r);
+	run_sh(&r, "%s profile --hz 0 -o %s -- %s loop 1", rp_bin(), out, fixture);
+	cr_assert_eq(r.status, 2);
+	cr_assert(strstr(r.err, "'--hz'"), "stderr: %s", r.err);
+	run_result_fini(&r);
+	run_sh(&r, "timeout 60 %s profile --btf /nonexistent -o %s -- %s loop 1", rp_bin(), out,
+	       fixture);
+	cr_assert_eq(r.status, 2);
+	cr_assert(strstr(r.err, "no kernel BTF at '/nonexistent'"), "stderr: %s", r.err);
+	cr_assert_not(strstr(r.out, "ns_per_call"), "the held command must not run");
+	run_result_fini(&r);
+	if (have_cmd("setpriv")) {
+		run_sh(&r, "setpriv --inh-caps=-all --bounding-set=-all timeout 60 %s profile "
+			   "-o %s -- %s loop 1", rp_bin(), out, fixture);
+		cr_assert_eq(r.status, 2, "stderr: %s", r.err);
+		cr_assert(strstr(r.err, "CAP_BPF and CAP_PERFMON"), "stderr: %s", r.err);
+		run_result_fini(&r);
+	}
+	cr_assert_not(file_exists(out));
+	free(dir);
+}
