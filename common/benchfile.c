@@ -157,6 +157,7 @@ struct ctx {
 	char *err;
 	size_t errlen;
 	size_t added;		/* samples added from this file */
+	size_t cpu_from_scenarios;	/* cpu_time samples taken from scenarios[] */
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -374,7 +375,8 @@ static int gb_benchmarks(struct ctx *c, const cJSON *arr, bool full)
 		for (const cJSON *k = b->child; k; k = k->next) {
 			if (gb_known_key(k->string) || !cJSON_IsNumber(k))
 				continue;
-			rc = add(c, run_name, k->string, "", counter_dir(k->string), k->valuedouble);
+			rc = add(c, run_name, k->string, "", counter_dir(k->string),
+				 k->valuedouble);
 			if (rc)
 				return rc;
 		}
@@ -404,6 +406,27 @@ static int rp_fault(struct ctx *c, const cJSON *f, const char *path, const char 
 	return jmetric(c, conv, "p99", sub, scen, field, "ns", BF_LOWER_BETTER);
 }
 
+/*
+ * cpu_time: process CPU per reconcile, cpu_ns / reconcile.count -- the same figure as the
+ * cpu_time of the run's Google Benchmark entry, but keyed by the scenario name.
+ */
+static int rp_cpu(struct ctx *c, const cJSON *sc, const cJSON *rec, const char *path,
+		  const char *scen)
+{
+	double cpu, count;
+	int rc = jnum(c, sc, "cpu_ns", path, &cpu);
+	char sub[96];
+
+	if (rc <= 0 || !rec)
+		return rc;
+	snprintf(sub, sizeof(sub), "%s.reconcile", path);
+	rc = jnum(c, rec, "count", sub, &count);
+	if (rc <= 0 || count <= 0)
+		return rc < 0 ? rc : 0;
+	c->cpu_from_scenarios++;
+	return add(c, scen, "cpu_time", "ns", BF_LOWER_BETTER, cpu / count);
+}
+
 static int rp_scenario(struct ctx *c, const cJSON *sc, size_t idx)
 {
 	static const char *const lat[] = { "p50", "p90", "p99", "p999" };
@@ -429,6 +452,8 @@ static int rp_scenario(struct ctx *c, const cJSON *sc, size_t idx)
 		return rc;
 	if ((rc = jmetric(c, rec, "per_second", sub, name, "reconcile.per_second", "1/s",
 			  BF_HIGHER_BETTER)))
+		return rc;
+	if ((rc = rp_cpu(c, sc, rec, path, name)))
 		return rc;
 	snprintf(sub, sizeof(sub), "%s.reconcile.latency_ns", path);
 	for (size_t i = 0; i < sizeof(lat) / sizeof(lat[0]); i++) {
@@ -468,7 +493,8 @@ static int rp_scenario(struct ctx *c, const cJSON *sc, size_t idx)
 		size_t i = 0;
 
 		if (!cJSON_IsArray(faults))
-			return fail(c, ": %s.faults: must be an array, got %s", path, jtype(faults));
+			return fail(c, ": %s.faults: must be an array, got %s", path,
+				    jtype(faults));
 		cJSON_ArrayForEach(f, faults) {
 			snprintf(sub, sizeof(sub), "%s.faults[%zu]", path, i++);
 			if ((rc = rp_fault(c, f, sub, name)))
@@ -487,11 +513,14 @@ static int load_reconperf(struct ctx *c, const cJSON *root)
 	int rc;
 
 	if (!cJSON_IsArray(scs))
-		return fail(c, ": scenarios: must be an array, got %s", scs ? jtype(scs) : "nothing");
+		return fail(c, ": scenarios: must be an array, got %s",
+			    scs ? jtype(scs) : "nothing");
 	cJSON_ArrayForEach(sc, scs)
 		if ((rc = rp_scenario(c, sc, i++)))
 			return rc;
-	if (bms && !cJSON_IsNull(bms) && (rc = gb_benchmarks(c, bms, false)))
+	/* older reports carry CPU time only in benchmarks[], keyed by the run name */
+	if (!c->cpu_from_scenarios && bms && !cJSON_IsNull(bms) &&
+	    (rc = gb_benchmarks(c, bms, false)))
 		return rc;
 	c->s->kinds |= BF_KIND_RECONPERF;
 	return 0;
@@ -524,7 +553,8 @@ static int load_json(struct ctx *c, const char *buf, size_t len)
 		char near[24] = "";
 
 		line_col(buf, off, &line, &col);
-		for (size_t i = 0; i + 1 < sizeof(near) && off + i < len && buf[off + i] != '\n'; i++)
+		for (size_t i = 0; i + 1 < sizeof(near) && off + i < len && buf[off + i] != '\n';
+		     i++)
 			near[i] = buf[off + i];
 		return fail(c, ":%zu:%zu: malformed JSON%s%s%s", line, col,
 			    off >= len ? " (unexpected end of file)" : " near '",

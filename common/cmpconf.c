@@ -89,7 +89,8 @@ static int parse_metric(struct cmpconf *c, char **t, size_t n, const char *name,
 		r.key = CMPCONF_IGNORE;
 	} else if (!strcmp(t[2], "threshold")) {
 		if (n != 4)
-			return bad(err, errlen, name, line, "'threshold' takes one value such as 10%%");
+			return bad(err, errlen, name, line,
+				   "'threshold' takes one value such as 10%%");
 		r.key = CMPCONF_THRESHOLD;
 		if (cmpconf_parse_pct(t[3], &r.threshold))
 			return bad(err, errlen, name, line, "'threshold' must be a percentage in "

@@ -165,7 +165,8 @@ int cmp_render_table(const struct cmp_result *r, FILE *fp)
 	summary_line(r, sum, sizeof(sum));
 	fprintf(fp, "\n%s: %s (threshold %g%%, alpha %g, %s p-values over %zu metrics, "
 		"%d%% Hodges-Lehmann intervals (one-sided %g%% bounds); geomean of cost "
-		"ratios, higher-is-better inverted)\n", cmp_verdict_name(r->overall), sum, r->threshold * 100, r->alpha,
+		"ratios, higher-is-better inverted)\n", cmp_verdict_name(r->overall), sum,
+		r->threshold * 100, r->alpha,
 		corr_text(r->correction), r->n, ci_pct, (1 - r->alpha) * 100);
 	for (size_t i = 0; i < r->nwarn; i++)
 		fprintf(fp, "warning: %s\n", r->warnings[i]);

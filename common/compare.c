@@ -112,7 +112,8 @@ static int check_sides(const struct bf_set *base, const struct bf_set *new,
 {
 	size_t cap = base->n + new->n + base->ngroups + new->ngroups + 1, nb, nn;
 	const char **names = malloc(cap * sizeof(*names));
-	const char *what = (base->kinds | new->kinds) & BF_KIND_RECONPERF ? "scenario" : "benchmark";
+	const char *what =
+		(base->kinds | new->kinds) & BF_KIND_RECONPERF ? "scenario" : "benchmark";
 	int rc = -EINVAL;
 
 	if (!names)
@@ -269,7 +270,8 @@ static void decide(struct cmp_row *r, double alpha, double alpha_first)
 		r->why = "significant; whole interval past the threshold";
 	} else if (within) {
 		r->verdict = CMP_UNCHANGED;
-		r->why = sig ? "significant but within the threshold" : "interval within the threshold";
+		r->why = sig ? "significant but within the threshold"
+			     : "interval within the threshold";
 	} else {
 		r->verdict = CMP_INCONCLUSIVE;
 		r->why = r->min_p > alpha_first ? "too few samples to reach significance" :
@@ -324,8 +326,10 @@ static int sample_warnings(struct cmp_result *res, double alpha_first, size_t k)
 		if (!first)
 			continue;
 		if (r->n < 2 || r->m < 2) {
-			if (warn(res, "%s has %zu base and %zu new samples: at least 2 a side are "
-				 "needed to compare at all; run with --repeat", r->name, r->n, r->m))
+			if (warn(res,
+				 "%s has %zu base and %zu new samples: at least 2 a side are "
+				 "needed to compare at all; run with --repeat",
+				 r->name, r->n, r->m))
 				return -ENOMEM;
 			continue;
 		}

@@ -56,7 +56,7 @@ struct cmp_row {
 	bool relative;			/* ratio and interval are defined */
 	double ratio, lo, hi;		/* new/base and its interval */
 	double delta, dlo, dhi;		/* additive change (when !relative) */
-	double level;			/* achieved two-sided level of the interval (>= 1 - 2 alpha) */
+	double level; /* achieved two-sided level of the interval (>= 1 - 2 alpha) */
 	double p, p_adj;
 	bool exact;
 	double min_p;			/* the smallest p the test could give at n, m */
@@ -69,7 +69,7 @@ struct cmp_result {
 	size_t n;
 	double threshold, alpha;
 	enum cmp_correction correction;
-	double geomean;			/* of the cost ratios (higher-is-better inverted); NAN if none */
+	double geomean; /* of the cost ratios (higher-is-better inverted); NAN if none */
 	size_t ngeo;
 	size_t count[4];		/* rows per verdict */
 	enum cmp_verdict overall;

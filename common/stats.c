@@ -267,8 +267,10 @@ int stats_hl_shift(const double *x, size_t n, const double *y, size_t m, double 
 		qu = q < 1 ? 1 : (size_t)q;
 		if (qu > (nm + 1) / 2)
 			qu = (nm + 1) / 2;
-		out->level = sigma > 0 ?
-			1 - 2 * (1 - stats_norm_sf(((double)qu - 0.5 - (double)nm / 2) / sigma)) : 0;
+		out->level =
+			sigma > 0 ? 1 - 2 * (1 - stats_norm_sf(((double)qu - 0.5 - (double)nm / 2) /
+							       sigma))
+				  : 0;
 	}
 	if (qu > nm)
 		qu = nm;

@@ -14,14 +14,17 @@ static const char REPORT[] =
 	"  \"reconperf_version\": \"0.1.0\", \"scenario\": \"default\", \"seed\": 1,\n"
 	"  \"options\": \"bench --repeat 2\"},\n"
 	" \"benchmarks\": [\n"
-	"  {\"name\": \"default/repetition:0\", \"run_name\": \"default\", \"run_type\": \"iteration\",\n"
+	"  {\"name\": \"default/repetition:0\", \"run_name\": \"default\", \"run_type\": "
+	"\"iteration\",\n"
 	"   \"repetition_index\": 0, \"iterations\": 1, \"real_time\": 2100, \"cpu_time\": 1500,\n"
 	"   \"time_unit\": \"ms\", \"reconciles_per_second\": 50000},\n"
-	"  {\"name\": \"default/repetition:1\", \"run_name\": \"default\", \"run_type\": \"iteration\",\n"
+	"  {\"name\": \"default/repetition:1\", \"run_name\": \"default\", \"run_type\": "
+	"\"iteration\",\n"
 	"   \"repetition_index\": 1, \"iterations\": 1, \"real_time\": 2000, \"cpu_time\": 1600,\n"
 	"   \"time_unit\": \"ms\"},\n"
 	"  {\"name\": \"default_mean\", \"run_name\": \"default\", \"run_type\": \"aggregate\",\n"
-	"   \"aggregate_name\": \"mean\", \"real_time\": 2050, \"cpu_time\": 1550, \"time_unit\": \"ms\"}],\n"
+	"   \"aggregate_name\": \"mean\", \"real_time\": 2050, \"cpu_time\": 1550,\n"
+	"   \"time_unit\": \"ms\"}],\n"
 	" \"scenarios\": [\n"
 	"  {\"name\": \"default\", \"repetition\": 0,\n"
 	"   \"reconcile\": {\"count\": 1000, \"per_second\": 50000,\n"
@@ -29,13 +32,16 @@ static const char REPORT[] =
 	"                    \"max\": 900000, \"mean\": 25000}},\n"
 	"   \"queue\": {\"wait_ns\": {\"p50\": 1000, \"p99\": 50000, \"max\": 90000}},\n"
 	"   \"retries\": 3, \"conflicts\": 0,\n"
-	"   \"convergence\": {\"converged\": true, \"time_ns\": 3e9, \"lost_objects\": 0, \"stuck\": []},\n"
+	"   \"convergence\": {\"converged\": true, \"time_ns\": 3e9, \"lost_objects\": 0,\n"
+	"     \"stuck\": []},\n"
 	"   \"allocs_per_reconcile\": 12.5, \"bytes_per_reconcile\": 2048,\n"
 	"   \"faults\": [{\"type\": \"conflict\", \"injected\": 10,\n"
-	"     \"converge_ns\": {\"mean\": 1e7, \"p50\": 8e6, \"p99\": 3e7, \"max\": 4e7}, \"failed\": 0}]},\n"
+	"     \"converge_ns\": {\"mean\": 1e7, \"p50\": 8e6, \"p99\": 3e7, \"max\": 4e7},\n"
+	"     \"failed\": 0}]},\n"
 	"  {\"name\": \"default\", \"repetition\": 1,\n"
 	"   \"reconcile\": {\"count\": 1000, \"per_second\": 51000,\n"
-	"     \"latency_ns\": {\"p50\": 21000, \"p90\": 41000, \"p99\": 91000, \"p999\": 210000}},\n"
+	"     \"latency_ns\": {\"p50\": 21000, \"p90\": 41000, \"p99\": 91000, \"p999\": "
+	"210000}},\n"
 	"   \"queue\": {\"wait_ns\": {\"p99\": 52000}}, \"retries\": 1, \"conflicts\": 2,\n"
 	"   \"convergence\": {\"converged\": true, \"time_ns\": 3.1e9},\n"
 	"   \"allocs_per_reconcile\": 12.0, \"bytes_per_reconcile\": 2000,\n"
@@ -93,18 +99,45 @@ Test(benchfile, reconperf_report_gives_every_metric_with_its_direction)
 	bf_set_fini(&s);
 }
 
+/* What `reconperf bench --format json` writes: cpu_ns per scenario run, per reconcile. */
+Test(benchfile, reconperf_cpu_time_comes_from_scenarios_when_present)
+{
+	static const char rep[] =
+		"{\"benchmarks\": [{\"name\": \"reconcile/a/workers:2\", \"run_name\": "
+		"\"reconcile/a/workers:2\", \"run_type\": \"iteration\", \"cpu_time\": 7, "
+		"\"real_time\": 9, \"time_unit\": \"ns\"}],\n"
+		" \"scenarios\": [{\"name\": \"a\", \"cpu_ns\": 4000, \"reconcile\": "
+		"{\"count\": 1000}},\n  {\"name\": \"a\", \"cpu_ns\": 5000, \"reconcile\": "
+		"{\"count\": 1000}}]}";
+	struct bf_set s;
+	char err[256] = "";
+
+	bf_set_init(&s);
+	cr_assert_eq(bf_load_buf(&s, "r.json", rep, strlen(rep), err, sizeof(err)), 0, "%s", err);
+	struct bf_metric *m = must(&s, "a:cpu_time", 2);
+	cr_assert_float_eq(m->v[0], 4, 1e-12);
+	cr_assert_float_eq(m->v[1], 5, 1e-12);
+	cr_assert_eq(s.n, 1, "benchmarks[] is not read twice");
+	cr_assert_eq(s.ngroups, 1);
+	bf_set_fini(&s);
+}
+
 static const char GBENCH[] =
-	"{\"context\": {\"date\": \"2026-11-27\", \"num_cpus\": 2, \"library_build_type\": \"release\"},\n"
+	"{\"context\": {\"date\": \"2026-11-27\", \"num_cpus\": 2, \"library_build_type\": "
+	"\"release\"},\n"
 	" \"benchmarks\": [\n"
 	"  {\"name\": \"BM_Queue/64\", \"family_index\": 0, \"per_family_instance_index\": 0,\n"
 	"   \"run_name\": \"BM_Queue/64\", \"run_type\": \"iteration\", \"repetitions\": 3,\n"
 	"   \"repetition_index\": 0, \"threads\": 1, \"iterations\": 1000, \"real_time\": 1.5,\n"
 	"   \"cpu_time\": 1.25, \"time_unit\": \"us\", \"items_per_second\": 8e5, \"allocs\": 3},\n"
-	"  {\"name\": \"BM_Queue/64\", \"run_name\": \"BM_Queue/64\", \"run_type\": \"iteration\",\n"
+	"  {\"name\": \"BM_Queue/64\", \"run_name\": \"BM_Queue/64\", \"run_type\": "
+	"\"iteration\",\n"
 	"   \"repetition_index\": 1, \"iterations\": 1000, \"real_time\": 1.6, \"cpu_time\": 1.3,\n"
 	"   \"time_unit\": \"us\", \"items_per_second\": 7.9e5, \"allocs\": 3},\n"
-	"  {\"name\": \"BM_Queue/64_mean\", \"run_name\": \"BM_Queue/64\", \"run_type\": \"aggregate\",\n"
-	"   \"aggregate_name\": \"mean\", \"real_time\": 1.55, \"cpu_time\": 1.27, \"time_unit\": \"us\"},\n"
+	"  {\"name\": \"BM_Queue/64_mean\", \"run_name\": \"BM_Queue/64\", \"run_type\": "
+	"\"aggregate\",\n"
+	"   \"aggregate_name\": \"mean\", \"real_time\": 1.55, \"cpu_time\": 1.27,\n"
+	"   \"time_unit\": \"us\"},\n"
 	"  {\"name\": \"BM_Other\", \"run_name\": \"BM_Other\", \"run_type\": \"iteration\",\n"
 	"   \"iterations\": 10, \"real_time\": 2, \"cpu_time\": 2, \"time_unit\": \"s\"}]}\n";
 
@@ -132,17 +165,18 @@ Test(benchfile, google_benchmark_repetitions_become_samples_and_aggregates_are_s
 	bf_set_fini(&s);
 }
 
-static const char GOBENCH[] =
-	"goos: linux\n"
-	"goarch: amd64\n"
-	"pkg: example.com/ctrl\n"
-	"cpu: Intel(R) Xeon(R)\n"
-	"BenchmarkReconcile-2   \t   10000\t    123.5 ns/op\t  45 B/op\t  6 allocs/op\t  7 reconciles/op\n"
-	"BenchmarkReconcile-2   \t   12000\t    125 ns/op\t  45 B/op\t  6 allocs/op\t  7 reconciles/op\n"
-	"BenchmarkCopy/size=64-2   500000   2.5 ns/op  25600.00 MB/s\n"
-	"BenchmarkVerbose\n"
-	"PASS\n"
-	"ok  \texample.com/ctrl\t3.2s\n";
+static const char GOBENCH[] = "goos: linux\n"
+			      "goarch: amd64\n"
+			      "pkg: example.com/ctrl\n"
+			      "cpu: Intel(R) Xeon(R)\n"
+			      "BenchmarkReconcile-2   \t   10000\t    123.5 ns/op\t  45 B/op\t  6 "
+			      "allocs/op\t  7 reconciles/op\n"
+			      "BenchmarkReconcile-2   \t   12000\t    125 ns/op\t  45 B/op\t  6 "
+			      "allocs/op\t  7 reconciles/op\n"
+			      "BenchmarkCopy/size=64-2   500000   2.5 ns/op  25600.00 MB/s\n"
+			      "BenchmarkVerbose\n"
+			      "PASS\n"
+			      "ok  \texample.com/ctrl\t3.2s\n";
 
 Test(benchfile, go_benchmark_lines_group_by_name_and_unit)
 {
@@ -177,7 +211,8 @@ Test(benchfile, several_files_of_one_side_pool_their_samples)
 		snprintf(path, sizeof(path), "%s/run%d.txt", dir, i);
 		fp = fopen(path, "w");
 		cr_assert(fp);
-		fprintf(fp, "BenchmarkA-2 100 %d ns/op\nBenchmarkA-2 100 %d ns/op\n", 10 + i, 20 + i);
+		fprintf(fp, "BenchmarkA-2 100 %d ns/op\nBenchmarkA-2 100 %d ns/op\n", 10 + i,
+			20 + i);
 		fclose(fp);
 	}
 	snprintf(path, sizeof(path), "%s/.hidden", dir);
@@ -221,44 +256,53 @@ struct badcase {
 ParameterizedTestParameters(benchfile, bad_input_is_reported_with_file_and_place)
 {
 	static struct badcase c[] = {
-		{ "empty", "", { "x.json: empty file" } },
-		{ "blank", "  \n\t\n", { "x.json: empty file" } },
-		{ "truncated JSON", "{\"scenarios\": [\n {\"name\": \"a\",\n",
-		  { "x.json:3:", "malformed JSON", "end of file" } },
-		{ "bad token", "{\"scenarios\": [\n  {\"name\": 'a'}]}",
-		  { "x.json:2:12:", "malformed JSON", "near ''a'" } },
-		{ "trailing garbage", "{\"benchmarks\": []} xyz", { "x.json:1:20:", "near 'xyz'" } },
-		{ "neither", "{\"foo\": 1}", { "x.json", "neither 'scenarios'" } },
-		{ "not object", "[1, 2]", { "x.json", "top level must be an object" } },
-		{ "scenarios not array", "{\"scenarios\": {}}",
-		  { "x.json: scenarios: must be an array, got an object" } },
-		{ "no name", "{\"scenarios\": [{\"retries\": 1}]}",
-		  { "x.json: scenarios[0]: missing field 'name'" } },
-		{ "string number",
-		  "{\"scenarios\": [{\"name\": \"a\", \"reconcile\": {\"per_second\": \"fast\"}}]}",
-		  { "scenarios[0].reconcile.per_second: must be a number, got a string" } },
-		{ "latency not object",
-		  "{\"scenarios\": [{\"name\": \"a\", \"reconcile\": {\"latency_ns\": [1]}}]}",
-		  { "scenarios[0].reconcile.latency_ns: must be an object, got an array" } },
-		{ "fault without type",
-		  "{\"scenarios\": [{\"name\": \"a\", \"retries\": 1, \"faults\": [{\"injected\": 1}]}]}",
-		  { "scenarios[0].faults[0]: missing field 'type'" } },
-		{ "empty scenarios", "{\"scenarios\": []}", { "x.json: no results" } },
-		{ "gb no cpu_time",
-		  "{\"benchmarks\": [{\"name\": \"BM_a\", \"real_time\": 1}]}",
-		  { "benchmarks[0]: missing field 'cpu_time'" } },
-		{ "gb time unit",
-		  "{\"benchmarks\": [{\"name\": \"BM_a\", \"cpu_time\": 1, \"real_time\": 1, "
-		  "\"time_unit\": \"weeks\"}]}",
-		  { "benchmarks[0].time_unit: must be ns, us, ms or s, got 'weeks'" } },
-		{ "gb error", "{\"benchmarks\": [{\"name\": \"BM_a\", \"error_occurred\": true, "
-		  "\"error_message\": \"boom\"}]}", { "benchmark 'BM_a' failed: boom" } },
-		{ "go bad count", "goos: linux\nBenchmarkA-2 ten 5 ns/op\n",
-		  { "x.json:2:", "iteration count", "'ten'" } },
-		{ "go odd fields", "BenchmarkA-2 10 5 ns/op 7\n", { "x.json:1:", "value unit" } },
-		{ "go bad value", "\n\nBenchmarkA-2 10 5x ns/op\n",
-		  { "x.json:3:", "'5x' is not a number" } },
-		{ "go nothing", "hello\nworld\n", { "x.json: no 'BenchmarkName N value unit'" } },
+		{"empty", "", {"x.json: empty file"}},
+		{"blank", "  \n\t\n", {"x.json: empty file"}},
+		{"truncated JSON",
+		 "{\"scenarios\": [\n {\"name\": \"a\",\n",
+		 {"x.json:3:", "malformed JSON", "end of file"}},
+		{"bad token",
+		 "{\"scenarios\": [\n  {\"name\": 'a'}]}",
+		 {"x.json:2:12:", "malformed JSON", "near ''a'"}},
+		{"trailing garbage", "{\"benchmarks\": []} xyz", {"x.json:1:20:", "near 'xyz'"}},
+		{"neither", "{\"foo\": 1}", {"x.json", "neither 'scenarios'"}},
+		{"not object", "[1, 2]", {"x.json", "top level must be an object"}},
+		{"scenarios not array",
+		 "{\"scenarios\": {}}",
+		 {"x.json: scenarios: must be an array, got an object"}},
+		{"no name",
+		 "{\"scenarios\": [{\"retries\": 1}]}",
+		 {"x.json: scenarios[0]: missing field 'name'"}},
+		{"string number",
+		 "{\"scenarios\": [{\"name\": \"a\", \"reconcile\": {\"per_second\": \"fast\"}}]}",
+		 {"scenarios[0].reconcile.per_second: must be a number, got a string"}},
+		{"latency not object",
+		 "{\"scenarios\": [{\"name\": \"a\", \"reconcile\": {\"latency_ns\": [1]}}]}",
+		 {"scenarios[0].reconcile.latency_ns: must be an object, got an array"}},
+		{"fault without type",
+		 "{\"scenarios\": [{\"name\": \"a\", \"retries\": 1, \"faults\": [{\"injected\": "
+		 "1}]}]}",
+		 {"scenarios[0].faults[0]: missing field 'type'"}},
+		{"empty scenarios", "{\"scenarios\": []}", {"x.json: no results"}},
+		{"gb no cpu_time",
+		 "{\"benchmarks\": [{\"name\": \"BM_a\", \"real_time\": 1}]}",
+		 {"benchmarks[0]: missing field 'cpu_time'"}},
+		{"gb time unit",
+		 "{\"benchmarks\": [{\"name\": \"BM_a\", \"cpu_time\": 1, \"real_time\": 1, "
+		 "\"time_unit\": \"weeks\"}]}",
+		 {"benchmarks[0].time_unit: must be ns, us, ms or s, got 'weeks'"}},
+		{"gb error",
+		 "{\"benchmarks\": [{\"name\": \"BM_a\", \"error_occurred\": true, "
+		 "\"error_message\": \"boom\"}]}",
+		 {"benchmark 'BM_a' failed: boom"}},
+		{"go bad count",
+		 "goos: linux\nBenchmarkA-2 ten 5 ns/op\n",
+		 {"x.json:2:", "iteration count", "'ten'"}},
+		{"go odd fields", "BenchmarkA-2 10 5 ns/op 7\n", {"x.json:1:", "value unit"}},
+		{"go bad value",
+		 "\n\nBenchmarkA-2 10 5x ns/op\n",
+		 {"x.json:3:", "'5x' is not a number"}},
+		{"go nothing", "hello\nworld\n", {"x.json: no 'BenchmarkName N value unit'"}},
 	};
 	return cr_make_param_array(struct badcase, c, sizeof(c) / sizeof(c[0]));
 }

@@ -21,7 +21,8 @@ static void fill(struct bf_set *s, const char *group, const char *field, enum bf
 		 struct rng *r, size_t n, double median, double cv, double p_out)
 {
 	for (size_t i = 0; i < n; i++)
-		cr_assert_eq(bf_add(s, group, field, "ns", dir, rng_bench(r, median, cv, p_out)), 0);
+		cr_assert_eq(bf_add(s, group, field, "ns", dir, rng_bench(r, median, cv, p_out)),
+			     0);
 }
 
 static void add_values(struct bf_set *s, const char *field, enum bf_dir dir, const double *v,
@@ -357,26 +358,33 @@ static void write_report(const char *path, uint64_t seed, int reps, double slow,
 		(unsigned long long)seed, reps);
 	for (int i = 0; i < reps; i++)
 		for (int s = 0; s < nscen; s++)
-			fprintf(fp, "%s  {\"name\": \"%s/repetition:%d\", \"run_name\": \"%s\", "
-				    "\"run_type\": \"iteration\", \"repetition_index\": %d, "
-				    "\"iterations\": 1, \"real_time\": %.1f, \"cpu_time\": %.1f, "
-				    "\"time_unit\": \"ns\"}\n", i || s ? "," : "", scen[s], i,
-				scen[s], i, rng_lognormal(&r, 2e9, cv),
-				rng_lognormal(&r, 1.5e9 * slow, cv));
+			fprintf(fp,
+				"%s  {\"name\": \"reconcile/%s/workers:2\", "
+				"\"run_name\": \"reconcile/%s/workers:2\", \"run_type\": "
+				"\"iteration\", "
+				"\"repetition_index\": %d, "
+				"\"iterations\": 1, \"real_time\": %.1f, \"cpu_time\": %.1f, "
+				"\"time_unit\": \"ns\"}\n",
+				i || s ? "," : "", scen[s], scen[s], i, rng_lognormal(&r, 2e5, cv),
+				rng_lognormal(&r, 1.5e5 * slow, cv));
 	fprintf(fp, " ],\n \"scenarios\": [\n");
 	for (int i = 0; i < reps; i++)
 		for (int s = 0; s < nscen; s++) {
-			fprintf(fp, "%s  {\"name\": \"%s\", \"repetition\": %d, \"reconcile\": {"
-				    "\"count\": 10000, \"per_second\": %.2f, \"latency_ns\": {"
-				    "\"p50\": %.0f, \"p90\": %.0f, \"p99\": %.0f, \"p999\": %.0f}},\n"
-				    "   \"queue\": {\"wait_ns\": {\"p50\": 900, \"p99\": %.0f}},"
-				    " \"retries\": %.0f, \"conflicts\": 0,\n"
-				    "   \"convergence\": {\"converged\": true, \"time_ns\": %.0f},\n",
-				i || s ? "," : "", scen[s], i, rng_lognormal(&r, 5e4 / slow, cv),
-				rng_lognormal(&r, 2e4 * slow, cv), rng_lognormal(&r, 4e4 * slow, cv),
-				rng_lognormal(&r, 9e4 * slow, cv), rng_lognormal(&r, 2e5 * slow, cv),
-				rng_lognormal(&r, 5e4, cv), floor(rng_unif(&r) * 4),
-				rng_lognormal(&r, 3e9, cv));
+			fprintf(fp,
+				"%s  {\"name\": \"%s\", \"repetition\": %d, \"cpu_ns\": %.0f,"
+				" \"reconcile\": {"
+				"\"count\": 10000, \"per_second\": %.2f, \"latency_ns\": {"
+				"\"p50\": %.0f, \"p90\": %.0f, \"p99\": %.0f, \"p999\": %.0f}},\n"
+				"   \"queue\": {\"wait_ns\": {\"p50\": 900, \"p99\": %.0f}},"
+				" \"retries\": %.0f, \"conflicts\": 0,\n"
+				"   \"convergence\": {\"converged\": true, \"time_ns\": %.0f},\n",
+				i || s ? "," : "", scen[s], i, rng_lognormal(&r, 1.5e9 * slow, cv),
+				rng_lognormal(&r, 5e4 / slow, cv),
+				rng_lognormal(&r, 2e4 * slow, cv),
+				rng_lognormal(&r, 4e4 * slow, cv),
+				rng_lognormal(&r, 9e4 * slow, cv),
+				rng_lognormal(&r, 2e5 * slow, cv), rng_lognormal(&r, 5e4, cv),
+				floor(rng_unif(&r) * 4), rng_lognormal(&r, 3e9, cv));
 			if (allocs)
 				fprintf(fp, "   \"allocs_per_reconcile\": %.3f,\n",
 					rng_lognormal(&r, 12, cv));

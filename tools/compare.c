@@ -72,7 +72,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		switch (c) {
 		case 't':
 			if (cmpconf_parse_pct(optarg, &o->threshold)) {
-				cli_err(CMD, "'--threshold' must be a percentage in 0..1000, got '%s'",
+				cli_err(CMD,
+					"'--threshold' must be a percentage in 0..1000, got '%s'",
 					optarg);
 				return -EINVAL;
 			}
@@ -84,8 +85,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->has_alpha = true;
 			break;
 		case 'f':
-			if (strcmp(optarg, "table") && strcmp(optarg, "md") && strcmp(optarg, "json")) {
-				cli_err(CMD, "'--format' must be table, md or json, got '%s'", optarg);
+			if (strcmp(optarg, "table") && strcmp(optarg, "md") &&
+			    strcmp(optarg, "json")) {
+				cli_err(CMD, "'--format' must be table, md or json, got '%s'",
+					optarg);
 				return -EINVAL;
 			}
 			o->format = optarg;
