@@ -1,0 +1,344 @@
+/* oracle — convergence from the store's point of view. See oracle.h. */
+#include "bench/oracle.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/u64map.h"
+
+struct entry {
+	struct obj obj;
+	bool primary;
+	bool converged;		/* primaries only */
+	struct entry **kids;	/* primaries: owned objects seen */
+	size_t nkids, capkids;
+};
+
+struct pending {
+	int tag;
+	uint64_t t0;
+	oracle_resolved_fn fn;
+	void *arg;
+};
+
+struct oracle {
+	const struct workload *wl;
+	const struct wl_env *env;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct u64map objs;		/* uid -> entry */
+	uint64_t primaries, unconverged;
+	uint64_t last_perturb, last_converged;
+	struct pending *pend;
+	size_t npend, cappend;
+	size_t bytes;
+};
+
+uint64_t oracle_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int oracle_new(const struct workload *wl, const struct wl_env *env, struct oracle **out)
+{
+	struct oracle *o = calloc(1, sizeof(*o));
+	pthread_condattr_t ca;
+
+	*out = NULL;
+	if (!o)
+		return -ENOMEM;
+	if (u64map_init(&o->objs, 1024)) {
+		free(o);
+		return -ENOMEM;
+	}
+	o->wl = wl;
+	o->env = env;
+	pthread_mutex_init(&o->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&o->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	*out = o;
+	return 0;
+}
+
+static void entry_free(struct entry *e)
+{
+	obj_fini(&e->obj);
+	free(e->kids);
+	free(e);
+}
+
+void oracle_free(struct oracle *o)
+{
+	size_t i = 0;
+	uint64_t k;
+	void *v;
+
+	if (!o)
+		return;
+	while (u64map_next(&o->objs, &i, &k, &v))
+		entry_free(v);
+	u64map_fini(&o->objs);
+	free(o->pend);
+	pthread_mutex_destroy(&o->mu);
+	pthread_cond_destroy(&o->cv);
+	free(o);
+}
+
+static bool evaluate(struct oracle *o, struct entry *p, char *why, size_t len)
+{
+	return o->wl->converged(o->env, &p->obj, (const struct obj *const *)p->kids, p->nkids,
+				why, len);
+}
+
+static void resolve_pending(struct oracle *o, uint64_t now)
+{
+	for (size_t i = 0; i < o->npend; i++)
+		o->pend[i].fn(o->pend[i].arg, o->pend[i].tag, now - o->pend[i].t0);
+	o->npend = 0;
+	pthread_cond_broadcast(&o->cv);
+}
+
+/* Recomputes a primary's state and keeps the unconverged count right. */
+static void settle(struct oracle *o, struct entry *p)
+{
+	char why[8];
+	bool now_ok = evaluate(o, p, why, sizeof(why));
+
+	if (now_ok == p->converged)
+		return;
+	p->converged = now_ok;
+	if (now_ok) {
+		if (--o->unconverged == 0) {
+			o->last_converged = oracle_now_ns();
+			resolve_pending(o, o->last_converged);
+		}
+	} else {
+		o->unconverged++;
+	}
+}
+
+static void kid_remove(struct entry *p, struct entry *k)
+{
+	for (size_t i = 0; i < p->nkids; i++) {
+		if (p->kids[i] == k) {
+			p->kids[i] = p->kids[--p->nkids];
+			return;
+		}
+	}
+}
+
+static int kid_add(struct entry *p, struct entry *k)
+{
+	if (p->nkids == p->capkids) {
+		size_t cap = p->capkids ? p->capkids * 2 : 4;
+		struct entry **v = realloc(p->kids, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		p->kids = v;
+		p->capkids = cap;
+	}
+	p->kids[p->nkids++] = k;
+	return 0;
+}
+
+static void on_delete(struct oracle *o, struct entry *e)
+{
+	if (e->primary) {
+		o->primaries--;
+		if (!e->converged && --o->unconverged == 0) {
+			o->last_converged = oracle_now_ns();
+			resolve_pending(o, o->last_converged);
+		}
+		/* Children outlive their owner until the garbage collector removes them. */
+		for (size_t i = 0; i < e->nkids; i++)
+			e->kids[i]->obj.owner_uid = 0;
+	} else if (e->obj.owner_uid) {
+		struct entry *p = u64map_get(&o->objs, e->obj.owner_uid);
+		if (p) {
+			kid_remove(p, e);
+			settle(o, p);
+		}
+	}
+	o->bytes -= sizeof(*e);
+	entry_free(e);
+}
+
+void oracle_on_commit(void *arg, const struct watch_event *ev)
+{
+	struct oracle *o = arg;
+	const struct obj *ob = &ev->obj;
+	struct entry *e;
+
+	pthread_mutex_lock(&o->mu);
+	e = u64map_get(&o->objs, ob->uid);
+	if (ev->type == WATCH_DELETED) {
+		if (e) {
+			u64map_del(&o->objs, ob->uid);
+			on_delete(o, e);
+		}
+		goto out;
+	}
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (!e || u64map_put(&o->objs, ob->uid, e)) {
+			free(e);
+			goto out;	/* out of memory: the object stays unknown */
+		}
+		o->bytes += sizeof(*e);
+		obj_copy(&e->obj, ob);
+		e->primary = strcmp(ob->kind, o->wl->kind) == 0;
+		if (e->primary) {
+			o->primaries++;
+			e->converged = true;	/* settle() below counts it if it is not */
+		} else if (ob->owner_uid) {
+			struct entry *p = u64map_get(&o->objs, ob->owner_uid);
+			if (p)
+				kid_add(p, e);
+		}
+	} else {
+		obj_fini(&e->obj);
+		obj_copy(&e->obj, ob);
+	}
+	if (e->primary) {
+		settle(o, e);
+	} else if (e->obj.owner_uid) {
+		struct entry *p = u64map_get(&o->objs, e->obj.owner_uid);
+		if (p)
+			settle(o, p);
+	}
+out:
+	pthread_mutex_unlock(&o->mu);
+}
+
+void oracle_perturb(struct oracle *o, int tag, oracle_resolved_fn fn, void *arg)
+{
+	pthread_mutex_lock(&o->mu);
+	o->last_perturb = oracle_now_ns();
+	if (fn) {
+		if (o->npend == o->cappend) {
+			size_t cap = o->cappend ? o->cappend * 2 : 64;
+			struct pending *v = realloc(o->pend, cap * sizeof(*v));
+			if (!v)
+				goto out;
+			o->pend = v;
+			o->cappend = cap;
+		}
+		o->pend[o->npend++] = (struct pending){ tag, o->last_perturb, fn, arg };
+	}
+out:
+	pthread_mutex_unlock(&o->mu);
+}
+
+void oracle_finish(struct oracle *o)
+{
+	pthread_mutex_lock(&o->mu);
+	for (size_t i = 0; i < o->npend; i++) {
+		const struct pending *p = &o->pend[i];
+		uint64_t ns = o->unconverged ? UINT64_MAX :
+			      o->last_converged > p->t0 ? o->last_converged - p->t0 : 0;
+		p->fn(p->arg, p->tag, ns);
+	}
+	o->npend = 0;
+	pthread_mutex_unlock(&o->mu);
+}
+
+uint64_t oracle_unconverged(struct oracle *o)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&o->mu);
+	n = o->unconverged;
+	pthread_mutex_unlock(&o->mu);
+	return n;
+}
+
+uint64_t oracle_primaries(struct oracle *o)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&o->mu);
+	n = o->primaries;
+	pthread_mutex_unlock(&o->mu);
+	return n;
+}
+
+int oracle_wait(struct oracle *o, uint64_t abs_deadline_ns)
+{
+	struct timespec ts = { (time_t)(abs_deadline_ns / 1000000000ull),
+			       (long)(abs_deadline_ns % 1000000000ull) };
+	int rc = 0;
+
+	pthread_mutex_lock(&o->mu);
+	while (o->unconverged) {
+		if (pthread_cond_timedwait(&o->cv, &o->mu, &ts) == ETIMEDOUT) {
+			rc = o->unconverged ? -ETIMEDOUT : 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&o->mu);
+	return rc;
+}
+
+void oracle_times(struct oracle *o, uint64_t *last_perturb, uint64_t *last_converged)
+{
+	pthread_mutex_lock(&o->mu);
+	*last_perturb = o->last_perturb;
+	*last_converged = o->last_converged;
+	pthread_mutex_unlock(&o->mu);
+}
+
+int oracle_stuck(struct oracle *o, struct bench_stuck **out, size_t *n, size_t max)
+{
+	struct bench_stuck *v = NULL;
+	size_t i = 0, cnt = 0;
+	uint64_t k;
+	void *val;
+
+	pthread_mutex_lock(&o->mu);
+	if (o->unconverged && max) {
+		size_t want = o->unconverged < max ? o->unconverged : max;
+		v = calloc(want, sizeof(*v));
+		while (v && cnt < want && u64map_next(&o->objs, &i, &k, &val)) {
+			struct entry *e = val;
+			if (!e->primary || e->converged)
+				continue;
+			snprintf(v[cnt].key, sizeof(v[cnt].key), "%.20s/%.40s/%.90s", e->obj.kind, e->obj.ns,
+				 e->obj.name);
+			evaluate(o, e, v[cnt].reason, sizeof(v[cnt].reason));
+			cnt++;
+		}
+	}
+	pthread_mutex_unlock(&o->mu);
+	*out = v;
+	*n = cnt;
+	return v || !cnt ? 0 : -ENOMEM;
+}
+
+bool oracle_has(struct oracle *o, uint64_t uid)
+{
+	struct entry *e;
+
+	pthread_mutex_lock(&o->mu);
+	e = u64map_get(&o->objs, uid);
+	pthread_mutex_unlock(&o->mu);
+	return e != NULL;
+}
+
+size_t oracle_bytes(struct oracle *o)
+{
+	size_t b;
+
+	pthread_mutex_lock(&o->mu);
+	b = o->bytes + o->objs.cap * (sizeof(uint64_t) + sizeof(void *));
+	pthread_mutex_unlock(&o->mu);
+	return b;
+}
