@@ -52,7 +52,7 @@ struct rl *rl_new(const struct rl_opts *o)
 	if (!r)
 		return NULL;
 	r->o = d;
-	if (km_init(&r->failures, 64)) {
+	if (km_init(&r->failures, 64, false)) {
 		free(r);
 		errno = ENOMEM;
 		return NULL;

@@ -6,7 +6,7 @@
  * through a free list) and a keymap uid -> index. The entry carries every flag and time:
  * client-go's dirty set, processing set, waiting-for-delay set and metric timestamps are
  * bits and fields of it, so one lookup serves an operation. Entries leave when their flags
- * reach 0, so the queue holds only keys that are waiting or processing.
+ * reach 0 are idle: kept for the key's return, and swept once they outnumber the live ones.
  *
  *   client-go: FIFO ring of indices (never full: its capacity follows the slab's) and a
  *              min-heap of delayed entries by ready time.
@@ -20,7 +20,7 @@
  *
  * Invariants (under q->mu): F_DIRTY && !F_PROC <=> in the ring (client-go); F_WAIT <=> in
  * D (client-go); F_READY <=> counted in depth (priority queue); an entry with flags == 0
- * is on the free list and not in the keymap.
+ * is on the free list and not in the keymap; F_IDLE is alone when set.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -30,30 +30,37 @@
 
 #include "bench/keymap.h"
 #include "bench/workqueue.h"
+#include "common/fastclock.h"
 
 #define F_DIRTY 1u	/* client-go: waiting to be handed out (parked while F_PROC) */
 #define F_PROC 2u	/* handed out by Get, not Done yet */
 #define F_WAIT 4u	/* client-go: a delayed entry in heap D */
 #define F_QUEUED 8u	/* priority: in controller-runtime's items map */
 #define F_READY 16u	/* priority: ready and counted in depth; add_ns is valid */
+#define F_IDLE 32u	/* no state left, kept in the map for reuse (wq_ent_put) */
 
 #define NOPOS UINT32_MAX
+#define WQ_CHUNK_BITS 12
+#define WQ_CHUNK (1u << WQ_CHUNK_BITS)
+#define WQ_MAX_CHUNKS (1u << 16)	/* 2^28 keys */
 #define NEVER UINT64_MAX	/* priority: no delay at all (ReadyAt == nil) */
 
 enum { H_NONE, H_D, H_R, H_RD, H__N };
 
 struct wq_ent {
-	uint64_t key;
+	uint64_t st;		/* generation << 32 | flags; atomic stores (see wq_add_collapses) */
+	uint64_t key;		/* atomic stores */
 	uint64_t add_ns;	/* metrics: first add not yet observed by a Get */
 	uint64_t start_ns;	/* metrics: Get time while processing */
 	uint64_t ready_ns;	/* delayed: when it is ready (priority: NEVER = no delay) */
-	uint64_t seq;		/* insertion order, breaks ties in the heaps */
-	uint32_t flags;
+	uint32_t seq;		/* insertion order, breaks ties in the heaps (wraps) */
 	uint32_t pos;		/* index in heap `heap` */
 	uint32_t prev, next;	/* processing list; next links the free list */
 	int prio;
 	uint8_t heap;
 };
+
+_Static_assert(sizeof(struct wq_ent) == 64, "one workqueue entry, one cache line");
 
 struct wq_heap {
 	uint32_t *v;
@@ -73,15 +80,16 @@ struct wq {
 	uint32_t sleepers, timed;	/* getters asleep; of them, asleep with a deadline */
 	bool shutting, draining;
 
-	struct keymap map;
-	struct wq_ent *ents;
-	uint32_t nents, cap_ents, free_head;
+	struct keymap map;		/* retaining: wq_add_collapses() peeks without the lock */
+	struct wq_ent **chunks;		/* WQ_CHUNK entries each; never move, freed at wq_free */
+	uint32_t nents, cap_ents, free_head;	/* nents: atomic stores */
+	uint32_t nidle;			/* entries with F_IDLE */
 
 	uint32_t *ring;			/* client-go FIFO */
 	uint32_t ring_head, ring_n, ring_mask;
 
 	struct wq_heap heaps[H__N];
-	uint64_t seq;
+	uint32_t seq;
 
 	uint32_t proc_head, proc_tail, nproc;
 
@@ -95,50 +103,70 @@ struct wq_now {
 	bool have;
 };
 
-static uint64_t wq_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static uint64_t wq_now(struct wq *q, struct wq_now *n)
 {
 	if (!n->have) {
-		n->t = q->clock ? q->clock(q->clock_arg) : wq_mono_ns();
+		n->t = q->clock ? q->clock(q->clock_arg) : fastclock_ns();
 		n->have = true;
 	}
 	return n->t;
+}
+
+/* With metrics on nearly every operation needs the time: read it before taking the lock,
+ * so the critical section stays short. Times are then early by the lock wait at most. */
+static struct wq_now wq_now_pre(struct wq *q)
+{
+	struct wq_now n = { 0 };
+
+	if (q->metrics)
+		wq_now(q, &n);
+	return n;
 }
 
 /* ---- entries ---- */
 
 static inline struct wq_ent *E(struct wq *q, uint32_t i)
 {
-	return &q->ents[i];
+	return &q->chunks[i >> WQ_CHUNK_BITS][i & (WQ_CHUNK - 1)];
 }
 
+static inline uint32_t FL(const struct wq_ent *e)
+{
+	return (uint32_t)e->st;
+}
+
+/* Flags change under the lock, with a release store for the lock-free reader. */
+static inline void wq_setfl(struct wq_ent *e, uint32_t f)
+{
+	__atomic_store_n(&e->st, (e->st & ~0xffffffffull) | f, __ATOMIC_RELEASE);
+}
+
+/* One more chunk of entries (and, for client-go, a ring that can hold them all). */
 static int wq_grow(struct wq *q)
 {
-	uint32_t cap = q->cap_ents * 2;
-	struct wq_ent *ents = realloc(q->ents, (size_t)cap * sizeof(*ents));
+	uint32_t c = q->cap_ents >> WQ_CHUNK_BITS, cap = q->cap_ents + WQ_CHUNK;
+	struct wq_ent *chunk;
 
-	if (!ents)
+	/* Cache-line aligned: an entry is one line (see the static assert). */
+	if (c >= WQ_MAX_CHUNKS || !(chunk = aligned_alloc(64, WQ_CHUNK * sizeof(*chunk))))
 		return -ENOMEM;
-	q->ents = ents;
-	if (q->kind == WQ_CLIENTGO) {
-		uint32_t *ring = malloc((size_t)cap * sizeof(*ring));
+	memset(chunk, 0, WQ_CHUNK * sizeof(*chunk));
+	if (q->kind == WQ_CLIENTGO && cap > q->ring_mask + 1) {
+		uint32_t rcap = (q->ring_mask + 1) * 2;
+		uint32_t *ring = malloc((size_t)rcap * sizeof(*ring));
 
-		if (!ring)
+		if (!ring) {
+			free(chunk);
 			return -ENOMEM;
+		}
 		for (uint32_t i = 0; i < q->ring_n; i++)
 			ring[i] = q->ring[(q->ring_head + i) & q->ring_mask];
 		free(q->ring);
 		q->ring = ring;
 		q->ring_head = 0;
-		q->ring_mask = cap - 1;
+		q->ring_mask = rcap - 1;
 	}
+	__atomic_store_n(&q->chunks[c], chunk, __ATOMIC_RELAXED);
 	q->cap_ents = cap;
 	return 0;
 }
@@ -149,8 +177,13 @@ static uint32_t wq_ent_get(struct wq *q, uint64_t key)
 {
 	uint32_t *v = km_find(&q->map, key), i;
 
-	if (v)
+	if (v) {
+		if (FL(E(q, *v)) == F_IDLE) {
+			wq_setfl(E(q, *v), 0);
+			q->nidle--;
+		}
 		return *v;
+	}
 	if (q->free_head != NOPOS) {
 		i = q->free_head;
 	} else {
@@ -160,23 +193,51 @@ static uint32_t wq_ent_get(struct wq *q, uint64_t key)
 	}
 	if (km_insert(&q->map, key, i))
 		return NOPOS;
+	struct wq_ent *e = E(q, i);
+
 	if (i == q->free_head)
-		q->free_head = E(q, i)->next;
+		q->free_head = e->next;
 	else
-		q->nents++;
-	*E(q, i) = (struct wq_ent){ .key = key, .pos = NOPOS, .prev = NOPOS, .next = NOPOS };
+		__atomic_store_n(&q->nents, q->nents + 1, __ATOMIC_RELEASE);
+	/* Seqlock writer: a new generation, then the key (see wq_add_collapses). */
+	__atomic_store_n(&e->st, ((e->st >> 32) + 1) << 32, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->key, key, __ATOMIC_RELEASE);
+	e->add_ns = e->start_ns = e->ready_ns = e->seq = 0;
+	e->pos = e->prev = e->next = NOPOS;
+	e->prio = 0;
+	e->heap = H_NONE;
 	return i;
 }
 
+static void wq_ent_free(struct wq *q, uint32_t i)
+{
+	struct wq_ent *e = E(q, i);
+
+	wq_setfl(e, 0);
+	km_del(&q->map, e->key);
+	e->next = q->free_head;
+	q->free_head = i;
+}
+
+/*
+ * An entry whose flags reached 0 stays in the map, idle, so a key that comes back (the
+ * common case: the same objects are reconciled again and again) costs no map insert and
+ * delete, and lock-free readers of the map see lines that do not change. When idle entries
+ * outnumber live ones (and a few thousand), one sweep frees them all: amortised O(1).
+ */
 static void wq_ent_put(struct wq *q, uint32_t i)
 {
 	struct wq_ent *e = E(q, i);
 
-	if (e->flags)
+	if (FL(e))
 		return;
-	km_del(&q->map, e->key);
-	e->next = q->free_head;
-	q->free_head = i;
+	wq_setfl(e, F_IDLE);
+	if (++q->nidle <= 4096 || q->nidle <= q->map.n - q->nidle)
+		return;
+	for (uint32_t j = 0; j < q->nents; j++)
+		if (FL(E(q, j)) == F_IDLE)
+			wq_ent_free(q, j);
+	q->nidle = 0;
 }
 
 static struct wq_ent *wq_ent_find(struct wq *q, uint64_t key, uint32_t *idx)
@@ -198,7 +259,7 @@ static bool wq_less_ready(const struct wq_ent *a, const struct wq_ent *b)
 		return a->ready_ns < b->ready_ns;
 	if (a->prio != b->prio)
 		return a->prio > b->prio;
-	return a->seq < b->seq;
+	return (int32_t)(a->seq - b->seq) < 0;	/* keys queued < 2^31 adds apart */
 }
 
 /* R: priority, then insertion. */
@@ -206,7 +267,7 @@ static bool wq_less_prio(const struct wq_ent *a, const struct wq_ent *b)
 {
 	if (a->prio != b->prio)
 		return a->prio > b->prio;
-	return a->seq < b->seq;
+	return (int32_t)(a->seq - b->seq) < 0;	/* keys queued < 2^31 adds apart */
 }
 
 static bool wq_hless(struct wq *q, int h, uint32_t a, uint32_t b)
@@ -304,7 +365,7 @@ static void wq_proc_start(struct wq *q, uint32_t i, struct wq_now *now)
 {
 	struct wq_ent *e = E(q, i);
 
-	e->flags |= F_PROC;
+	wq_setfl(e, FL(e) | F_PROC);
 	q->nproc++;
 	q->depth--;
 	if (!q->metrics)
@@ -326,7 +387,7 @@ static void wq_proc_end(struct wq *q, uint32_t i, struct wq_now *now)
 {
 	struct wq_ent *e = E(q, i);
 
-	e->flags &= ~F_PROC;
+	wq_setfl(e, FL(e) & ~F_PROC);
 	q->nproc--;
 	if (!q->metrics)
 		return;
@@ -357,6 +418,25 @@ static void wq_wake_one(struct wq *q)
 		pthread_cond_signal(&q->cv);
 }
 
+/* Keys ready to hand out (the ring, or the priority queue's R and RD heaps). */
+static uint32_t wq_nready(const struct wq *q)
+{
+	return q->kind == WQ_CLIENTGO ? q->ring_n : q->heaps[H_R].n + q->heaps[H_RD].n;
+}
+
+/*
+ * After a key became ready. Waking a sleeping getter costs a futex call (microseconds), so
+ * only the move from nothing ready to something ready wakes one; a getter that leaves with
+ * keys still ready wakes the next (wq_get_priority), a chain that reaches every sleeper
+ * while work remains. No key is stranded: a getter checks for ready keys under the lock
+ * before it sleeps, so while keys are ready either one is awake or one was signalled.
+ */
+static void wq_readied(struct wq *q)
+{
+	if (wq_nready(q) == 1)
+		wq_wake_one(q);
+}
+
 /* ---- client-go ---- */
 
 /* Typed.Add; add_ns is the metrics add time (now, or a delayed entry's ready time). */
@@ -370,14 +450,14 @@ static void cg_add(struct wq *q, uint64_t key, struct wq_now *now, uint64_t add_
 	}
 	struct wq_ent *e = E(q, i);
 
-	if (e->flags & F_DIRTY)
+	if (FL(e) & F_DIRTY)
 		return;
-	e->flags |= F_DIRTY;
+	wq_setfl(e, FL(e) | F_DIRTY);
 	wq_count_add(q, e, add_ns ? add_ns : q->metrics ? wq_now(q, now) : 0);
-	if (e->flags & F_PROC)
+	if (FL(e) & F_PROC)
 		return;
 	q->ring[(q->ring_head + q->ring_n++) & q->ring_mask] = i;
-	wq_wake_one(q);
+	wq_readied(q);
 }
 
 /* delayingType's waitingLoop, run lazily: every delayed entry whose time came is added, in
@@ -392,7 +472,7 @@ static void cg_promote(struct wq *q, struct wq_now *now)
 		uint64_t key = e->key, ready = e->ready_ns;
 
 		wq_hremove(q, i);
-		e->flags &= ~F_WAIT;
+		wq_setfl(e, FL(e) & ~F_WAIT);
 		cg_add(q, key, now, ready);	/* ready >= 1: it is now + a delay > 0 */
 		wq_ent_put(q, i);	/* only when the add failed */
 	}
@@ -416,7 +496,7 @@ static void cg_add_after(struct wq *q, uint64_t key, uint64_t delay, struct wq_n
 	}
 	struct wq_ent *e = E(q, i);
 
-	if (e->flags & F_WAIT) {
+	if (FL(e) & F_WAIT) {
 		if (ready >= e->ready_ns)
 			return;
 		e->ready_ns = ready;
@@ -429,7 +509,7 @@ static void cg_add_after(struct wq *q, uint64_t key, uint64_t delay, struct wq_n
 			wq_ent_put(q, i);
 			return;
 		}
-		E(q, i)->flags |= F_WAIT;
+		wq_setfl(E(q, i), FL(E(q, i)) | F_WAIT);
 	}
 	/* A new earliest deadline: sleeping getters must re-arm their timed wait. */
 	if (wq_htop(q, H_D) != top && q->sleepers)
@@ -444,7 +524,7 @@ static bool cg_take(struct wq *q, uint32_t *out, struct wq_now *now)
 
 	q->ring_head = (q->ring_head + 1) & q->ring_mask;
 	q->ring_n--;
-	E(q, i)->flags &= ~F_DIRTY;
+	wq_setfl(E(q, i), FL(E(q, i)) & ~F_DIRTY);
 	wq_proc_start(q, i, now);
 	*out = i;
 	return true;
@@ -453,9 +533,9 @@ static bool cg_take(struct wq *q, uint32_t *out, struct wq_now *now)
 static void cg_done(struct wq *q, uint32_t i, struct wq_now *now)
 {
 	wq_proc_end(q, i, now);
-	if (E(q, i)->flags & F_DIRTY) {
+	if (FL(E(q, i)) & F_DIRTY) {
 		q->ring[(q->ring_head + q->ring_n++) & q->ring_mask] = i;
-		wq_wake_one(q);
+		wq_readied(q);
 	} else {
 		if (!q->nproc && q->draining)
 			pthread_cond_broadcast(&q->drain_cv);
@@ -474,27 +554,27 @@ static void pq_place(struct wq *q, uint32_t i, struct wq_now *now)
 	bool ready = e->ready_ns == NEVER || e->ready_ns <= t;
 	int h;
 
-	if (ready && !(e->flags & F_READY)) {
-		e->flags |= F_READY;
+	if (ready && !(FL(e) & F_READY)) {
+		wq_setfl(e, FL(e) | F_READY);
 		wq_count_add(q, e, e->ready_ns == NEVER ? t : e->ready_ns);
 	}
 	if (!ready)
 		h = H_D;
-	else if (e->flags & F_PROC)
+	else if (FL(e) & F_PROC)
 		return;
 	else
 		h = e->ready_ns == NEVER ? H_R : H_RD;
 	if (wq_hpush(q, h, i)) {
 		/* Out of memory: the key is lost, and says so. */
 		q->dropped++;
-		if (e->flags & F_READY)
+		if (FL(e) & F_READY)
 			q->depth--;
-		e->flags &= ~(F_QUEUED | F_READY);
+		wq_setfl(e, FL(e) & ~(F_QUEUED | F_READY));
 		wq_ent_put(q, i);
 		return;
 	}
 	if (h != H_D)
-		wq_wake_one(q);
+		wq_readied(q);
 }
 
 static void pq_promote(struct wq *q, struct wq_now *now)
@@ -526,8 +606,8 @@ static void pq_add(struct wq *q, uint64_t key, uint64_t after, int prio, struct 
 	struct wq_ent *e = E(q, i);
 
 	top = wq_htop(q, H_D);
-	if (!(e->flags & F_QUEUED)) {
-		e->flags |= F_QUEUED;
+	if (!(FL(e) & F_QUEUED)) {
+		wq_setfl(e, FL(e) | F_QUEUED);
 		e->seq = q->seq++;
 		e->prio = prio;
 		e->ready_ns = ready;
@@ -552,7 +632,7 @@ static bool pq_take(struct wq *q, uint32_t *out, struct wq_now *now)
 	if (i == NOPOS)
 		return false;
 	wq_hremove(q, i);
-	E(q, i)->flags &= ~(F_QUEUED | F_READY);
+	wq_setfl(E(q, i), FL(E(q, i)) & ~(F_QUEUED | F_READY));
 	wq_proc_start(q, i, now);
 	*out = i;
 	return true;
@@ -561,7 +641,7 @@ static bool pq_take(struct wq *q, uint32_t *out, struct wq_now *now)
 static void pq_done(struct wq *q, uint32_t i, struct wq_now *now)
 {
 	wq_proc_end(q, i, now);
-	if ((E(q, i)->flags & F_QUEUED) && E(q, i)->heap == H_NONE)
+	if ((FL(E(q, i)) & F_QUEUED) && E(q, i)->heap == H_NONE)
 		pq_place(q, i, now);	/* parked while processing */
 	else
 		wq_ent_put(q, i);
@@ -569,12 +649,29 @@ static void pq_done(struct wq *q, uint32_t i, struct wq_now *now)
 
 /* ---- public ---- */
 
+static void wq_free_mem(struct wq *q)
+{
+	for (int h = 0; h < H__N; h++)
+		free(q->heaps[h].v);
+	for (uint32_t c = 0; q->chunks && c < WQ_MAX_CHUNKS && q->chunks[c]; c++)
+		free(q->chunks[c]);
+	free(q->chunks);
+	rl_free(q->rl);
+	if (q->map.t)
+		km_fini(&q->map);
+	free(q->ring);
+	hist_free(q->qd);
+	hist_free(q->wd);
+	free(q);
+}
+
 struct wq *wq_new(const struct wq_opts *o)
 {
 	struct wq_opts d = o ? *o : (struct wq_opts){ 0 };
 	struct wq *q;
 	pthread_condattr_t ca;
-	uint32_t cap = 64;
+	pthread_mutexattr_t ma;
+	uint32_t hint = d.size_hint ? d.size_hint : 1024, rcap = 64;
 
 	if (d.kind != WQ_CLIENTGO && d.kind != WQ_PRIORITY) {
 		errno = EINVAL;
@@ -583,8 +680,6 @@ struct wq *wq_new(const struct wq_opts *o)
 	/* controller-runtime's default limiter for the priority queue has no bucket. */
 	if (d.kind == WQ_PRIORITY && d.rl.kind == RL_DEFAULT)
 		d.rl.kind = RL_EXPONENTIAL;
-	while (cap < (d.size_hint ? d.size_hint : 1024) && cap < (1u << 30))
-		cap <<= 1;
 	q = calloc(1, sizeof(*q));
 	if (!q)
 		return NULL;
@@ -593,26 +688,36 @@ struct wq *wq_new(const struct wq_opts *o)
 	q->clock = d.clock;
 	q->clock_arg = d.clock_arg;
 	q->free_head = q->proc_head = q->proc_tail = NOPOS;
-	q->cap_ents = cap;
 	q->rl = rl_new(&d.rl);
 	if (!q->rl)
 		goto err;
-	q->ents = malloc((size_t)cap * sizeof(*q->ents));
-	if (!q->ents || km_init(&q->map, cap))
+	/* The directory is large but calloc'ed: untouched pages cost nothing. */
+	q->chunks = calloc(WQ_MAX_CHUNKS, sizeof(*q->chunks));
+	if (!q->chunks || km_init(&q->map, hint, true))
 		goto err_nomem;
 	if (d.kind == WQ_CLIENTGO) {
-		q->ring = malloc((size_t)cap * sizeof(*q->ring));
+		while (rcap < WQ_CHUNK)
+			rcap <<= 1;
+		q->ring = malloc((size_t)rcap * sizeof(*q->ring));
 		if (!q->ring)
 			goto err_nomem;
-		q->ring_mask = cap - 1;
+		q->ring_mask = rcap - 1;
 	}
+	while (q->cap_ents < hint)
+		if (wq_grow(q))
+			goto err_nomem;
 	if (q->metrics) {
 		q->qd = hist_new();
 		q->wd = hist_new();
 		if (!q->qd || !q->wd)
 			goto err_nomem;
 	}
-	pthread_mutex_init(&q->mu, NULL);
+	/* Adaptive: spin briefly before sleeping in the kernel, since every holder leaves
+	 * within a few hundred ns. */
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+	pthread_mutex_init(&q->mu, &ma);
+	pthread_mutexattr_destroy(&ma);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&q->cv, &ca);
@@ -622,13 +727,7 @@ struct wq *wq_new(const struct wq_opts *o)
 err_nomem:
 	errno = ENOMEM;
 err:
-	rl_free(q->rl);
-	free(q->ents);
-	free(q->ring);
-	km_fini(&q->map);
-	hist_free(q->qd);
-	hist_free(q->wd);
-	free(q);
+	wq_free_mem(q);
 	return NULL;
 }
 
@@ -636,18 +735,10 @@ void wq_free(struct wq *q)
 {
 	if (!q)
 		return;
-	for (int h = 0; h < H__N; h++)
-		free(q->heaps[h].v);
 	pthread_cond_destroy(&q->cv);
 	pthread_cond_destroy(&q->drain_cv);
 	pthread_mutex_destroy(&q->mu);
-	rl_free(q->rl);
-	km_fini(&q->map);
-	free(q->ents);
-	free(q->ring);
-	hist_free(q->qd);
-	hist_free(q->wd);
-	free(q);
+	wq_free_mem(q);
 }
 
 static void wq_add_locked(struct wq *q, uint64_t key, uint64_t after, int prio,
@@ -669,9 +760,38 @@ void wq_add(struct wq *q, uint64_t key)
 	wq_add_priority(q, key, 0);
 }
 
+/*
+ * client-go's Add of a dirty key returns at once, changing nothing (not even metrics). A
+ * producer re-adding keys that are still waiting (a resync, a storm of updates) does that
+ * most of the time, so it is answered without the lock: find the entry through a peek at
+ * the retaining keymap, then read its state like a seqlock reader (st, key, st again).
+ * Entry chunks never move, and a generation in st changes whenever an entry is given to
+ * another key, so seeing the same st twice with our key in between proves the key was
+ * dirty at that moment: the Add linearises there. Anything else takes the lock.
+ */
+static bool wq_add_collapses(struct wq *q, uint64_t key)
+{
+	uint32_t i;
+
+	if (!km_peek(&q->map, key, &i) || i >= __atomic_load_n(&q->nents, __ATOMIC_ACQUIRE))
+		return false;
+	struct wq_ent *chunk = __atomic_load_n(&q->chunks[i >> WQ_CHUNK_BITS], __ATOMIC_RELAXED);
+	struct wq_ent *e = &chunk[i & (WQ_CHUNK - 1)];
+	uint64_t s1 = __atomic_load_n(&e->st, __ATOMIC_ACQUIRE);
+
+	if (!(s1 & F_DIRTY))
+		return false;
+	/* Acquire: a key stored after a new generation makes the second st read see it. */
+	uint64_t k = __atomic_load_n(&e->key, __ATOMIC_ACQUIRE);
+
+	return k == key && __atomic_load_n(&e->st, __ATOMIC_RELAXED) == s1;
+}
+
 void wq_add_priority(struct wq *q, uint64_t key, int priority)
 {
-	struct wq_now now = { 0 };
+	if (q->kind == WQ_CLIENTGO && wq_add_collapses(q, key))
+		return;
+	struct wq_now now = wq_now_pre(q);
 
 	pthread_mutex_lock(&q->mu);
 	wq_add_locked(q, key, 0, priority, &now);
@@ -680,7 +800,7 @@ void wq_add_priority(struct wq *q, uint64_t key, int priority)
 
 void wq_add_after(struct wq *q, uint64_t key, uint64_t delay_ns)
 {
-	struct wq_now now = { 0 };
+	struct wq_now now = wq_now_pre(q);
 
 	pthread_mutex_lock(&q->mu);
 	if (q->kind == WQ_CLIENTGO) {
@@ -740,7 +860,7 @@ static void wq_sleep(struct wq *q, struct wq_now *now)
 	if (top == NOPOS || (q->kind == WQ_CLIENTGO && q->shutting)) {
 		pthread_cond_wait(&q->cv, &q->mu);
 	} else {
-		dl = q->clock ? wq_mono_ns() + 1000000 : E(q, top)->ready_ns;
+		dl = q->clock ? fastclock_mono_ns() + 1000000 : fastclock_to_mono(E(q, top)->ready_ns);
 		ts.tv_sec = (time_t)(dl / 1000000000ull);
 		ts.tv_nsec = (long)(dl % 1000000000ull);
 		q->timed++;
@@ -753,7 +873,7 @@ static void wq_sleep(struct wq *q, struct wq_now *now)
 
 int wq_get_priority(struct wq *q, uint64_t *key, int *priority)
 {
-	struct wq_now now = { 0 };
+	struct wq_now now = wq_now_pre(q);
 	uint32_t i;
 	int rc = 0;
 
@@ -775,8 +895,9 @@ int wq_get_priority(struct wq *q, uint64_t *key, int *priority)
 		*key = E(q, i)->key;
 		if (priority)
 			*priority = E(q, i)->prio;
-		/* Leaving with delayed entries pending and no timed sleeper: hand the timer on. */
-		if (q->heaps[H_D].n && !q->timed)
+		/* Leaving with keys still ready, or with delayed entries pending and no timed
+		 * sleeper: wake the next getter (see wq_readied). */
+		if (wq_nready(q) || (q->heaps[H_D].n && !q->timed))
 			wq_wake_one(q);
 	}
 	pthread_mutex_unlock(&q->mu);
@@ -790,7 +911,7 @@ int wq_get(struct wq *q, uint64_t *key)
 
 int wq_try_get(struct wq *q, uint64_t *key)
 {
-	struct wq_now now = { 0 };
+	struct wq_now now = wq_now_pre(q);
 	uint32_t i;
 	int rc = 0;
 
@@ -807,13 +928,13 @@ int wq_try_get(struct wq *q, uint64_t *key)
 
 void wq_done(struct wq *q, uint64_t key)
 {
-	struct wq_now now = { 0 };
+	struct wq_now now = wq_now_pre(q);
 	struct wq_ent *e;
 	uint32_t i;
 
 	pthread_mutex_lock(&q->mu);
 	e = wq_ent_find(q, key, &i);
-	if (e && (e->flags & F_PROC)) {
+	if (e && (FL(e) & F_PROC)) {
 		if (q->kind == WQ_PRIORITY)
 			pq_done(q, i, &now);
 		else
