@@ -43,6 +43,7 @@
 #define WQ_CHUNK_BITS 12
 #define WQ_CHUNK (1u << WQ_CHUNK_BITS)
 #define WQ_MAX_CHUNKS (1u << 16)	/* 2^28 keys */
+#define WQ_IDLE_MAX 65536u		/* idle entries kept before a sweep (~6 MiB) */
 #define NEVER UINT64_MAX	/* priority: no delay at all (ReadyAt == nil) */
 
 enum { H_NONE, H_D, H_R, H_RD, H__N };
@@ -67,34 +68,37 @@ struct wq_heap {
 	uint32_t n, cap;
 };
 
+/*
+ * Laid out by who writes what: the first lines are read-mostly (shared by every core without
+ * bouncing; the producer's lock-free peek reads map, chunks and nents); the mutex shares its
+ * lines with the fields every locked operation writes, so taking the lock brings them along.
+ */
 struct wq {
 	enum wq_kind kind;
 	bool metrics;
 	uint64_t (*clock)(void *arg);
 	void *clock_arg;
 	struct rl *rl;
-
-	pthread_mutex_t mu;
-	pthread_cond_t cv;		/* getters */
-	pthread_cond_t drain_cv;	/* ShutDownWithDrain */
-	uint32_t sleepers, timed;	/* getters asleep; of them, asleep with a deadline */
-	bool shutting, draining;
-
-	struct keymap map;		/* retaining: wq_add_collapses() peeks without the lock */
-	struct wq_ent **chunks;		/* WQ_CHUNK entries each; never move, freed at wq_free */
-	uint32_t nents, cap_ents, free_head;	/* nents: atomic stores */
-	uint32_t nidle;			/* entries with F_IDLE */
-
-	uint32_t *ring;			/* client-go FIFO */
-	uint32_t ring_head, ring_n, ring_mask;
-
-	struct wq_heap heaps[H__N];
-	uint32_t seq;
-
-	uint32_t proc_head, proc_tail, nproc;
-
-	uint64_t depth, depth_max, adds, retries, dropped;
 	struct hist *qd, *wd;
+	uint32_t *ring;			/* client-go FIFO */
+	uint32_t ring_mask;
+	struct wq_ent **chunks;		/* WQ_CHUNK entries each; never move, freed at wq_free */
+	struct keymap map;		/* retaining: wq_add_collapses() peeks without the lock */
+	uint32_t nents, cap_ents;	/* nents: atomic stores (read by the peek) */
+
+	pthread_mutex_t mu __attribute__((aligned(64)));
+	uint32_t ring_head, ring_n;
+	uint32_t nproc, proc_head, proc_tail;
+	uint32_t sleepers, timed;	/* getters asleep; of them, asleep with a deadline */
+	uint64_t depth, depth_max, adds;
+	uint32_t free_head, nidle;	/* nidle: entries with F_IDLE */
+	uint32_t seq;
+	bool shutting, draining;
+	uint64_t retries, dropped;
+	struct wq_heap heaps[H__N];
+
+	pthread_cond_t cv __attribute__((aligned(64)));	/* getters */
+	pthread_cond_t drain_cv;	/* ShutDownWithDrain */
 };
 
 /* A clock read done at most once per operation. */
@@ -223,7 +227,8 @@ static void wq_ent_free(struct wq *q, uint32_t i)
  * An entry whose flags reached 0 stays in the map, idle, so a key that comes back (the
  * common case: the same objects are reconciled again and again) costs no map insert and
  * delete, and lock-free readers of the map see lines that do not change. When idle entries
- * outnumber live ones (and a few thousand), one sweep frees them all: amortised O(1).
+ * outnumber live ones and pass WQ_IDLE_MAX (so that workers draining the whole queue do not
+ * trigger it), one sweep frees them all: amortised O(1), bounded memory.
  */
 static void wq_ent_put(struct wq *q, uint32_t i)
 {
@@ -232,7 +237,7 @@ static void wq_ent_put(struct wq *q, uint32_t i)
 	if (FL(e))
 		return;
 	wq_setfl(e, F_IDLE);
-	if (++q->nidle <= 4096 || q->nidle <= q->map.n - q->nidle)
+	if (++q->nidle <= WQ_IDLE_MAX || q->nidle <= q->map.n - q->nidle)
 		return;
 	for (uint32_t j = 0; j < q->nents; j++)
 		if (FL(E(q, j)) == F_IDLE)

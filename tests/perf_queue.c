@@ -48,6 +48,14 @@ static uint64_t cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static uint64_t proc_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -109,6 +117,7 @@ struct shared {
 	struct wq *q;
 	atomic_bool stop;
 	atomic_ulong handed;
+	atomic_ulong worker_cpu_ns;
 	atomic_ulong violations;
 	atomic_int *holder;
 };
@@ -117,7 +126,7 @@ static void *worker(void *arg)
 {
 	struct shared *s = arg;
 	unsigned long n = 0;
-	uint64_t k;
+	uint64_t k, c0 = cpu_ns();
 
 	while (wq_get(s->q, &k) == 0) {
 		if (s->holder) {
@@ -134,6 +143,7 @@ static void *worker(void *arg)
 		n++;
 	}
 	atomic_fetch_add(&s->handed, n);
+	atomic_fetch_add(&s->worker_cpu_ns, cpu_ns() - c0);
 	return NULL;
 }
 
@@ -171,6 +181,8 @@ static int run_threads(const struct cfg *c, bool stress)
 	for (int i = 0; i < c->workers; i++)
 		pthread_create(&w[i], NULL, worker, &s);
 	t0 = mono_ns();
+	uint64_t pc0 = proc_cpu_ns();
+
 	pthread_create(&p, NULL, producer, &s);
 	if (!stress) {
 		struct timespec ts = { (time_t)(c->ms / 1000), (long)(c->ms % 1000) * 1000000 };
@@ -190,6 +202,7 @@ static int run_threads(const struct cfg *c, bool stress)
 	t1 = mono_ns();
 	for (int i = 0; i < c->workers; i++)
 		pthread_join(w[i], NULL);
+	uint64_t pc1 = proc_cpu_ns();
 	struct wq_metrics m;
 
 	if (wq_metrics_snapshot(s.q, &m))
@@ -197,10 +210,14 @@ static int run_threads(const struct cfg *c, bool stress)
 	unsigned long handed = atomic_load(&s.handed);
 
 	printf("mode=%s kind=%s metrics=%s workers=%d keys=%llu items=%lu items_per_s=%.0f "
-	       "adds=%llu depth_left=%llu violations=%lu queue_p50_ns=%llu queue_p99_ns=%llu\n",
+	       "cpu_ns_per_item=%.0f worker_cpu_ns_per_item=%.0f adds=%llu depth_left=%llu violations=%lu queue_p50_ns=%llu "
+	       "queue_p99_ns=%llu\n",
 	       stress ? "stress" : "throughput", c->kind == WQ_PRIORITY ? "priority" : "clientgo",
 	       c->metrics ? "on" : "off", c->workers, (unsigned long long)c->keys, handed,
-	       (double)handed * 1e9 / (double)(t1 - t0), (unsigned long long)m.adds,
+	       (double)handed * 1e9 / (double)(t1 - t0),
+	       handed ? (double)(pc1 - pc0) / (double)handed : 0.0,
+	       handed ? (double)atomic_load(&s.worker_cpu_ns) / (double)handed : 0.0,
+	       (unsigned long long)m.adds,
 	       (unsigned long long)m.depth, atomic_load(&s.violations),
 	       m.queue_duration ? (unsigned long long)hist_percentile(m.queue_duration, 50) : 0,
 	       m.queue_duration ? (unsigned long long)hist_percentile(m.queue_duration, 99) : 0);
