@@ -16,23 +16,14 @@
 #include <unistd.h>
 
 #include "tests/util.h"
+#include "tests/bpf_test.h"
 
 #define T_PROBE "timeout 120 %s probe"
 
 /* No Criterion .timeout: with --jobs 2 its watchdog leaks under ASan (libcriterion 2.4);
  * commands run under timeout(1) instead, and the waits below are bounded. */
 
-static char fixture[4096];
-
-static void need_bpf(void)
-{
-	if (geteuid() != 0)
-		cr_skip_test("eBPF tests need root (CAP_BPF + CAP_PERFMON)");
-	if (access("/sys/kernel/btf/vmlinux", R_OK))
-		cr_skip_test("no kernel BTF at /sys/kernel/btf/vmlinux");
-	snprintf(fixture, sizeof(fixture), "%s/tests/fixtures/bpf_mix", rp_build());
-	cr_assert(access(fixture, X_OK) == 0, "fixture %s not built", fixture);
-}
+#define fixture bpf_fixture
 
 /* "fixture NAME VALUE" lines printed by bpf_mix. */
 static double fixture_val(const char *out, const char *name)
@@ -356,5 +347,33 @@ Test(bpf_probe, sigint_reports_and_removes_every_probe)
 		  num(p, "count", NULL));
 	cr_assert(num(p, "latency_ns", "p50") >= 1e6, "each call sleeps 1 ms");
 	cJSON_Delete(root);
+	free(dir);
+}
+
+Test(bpf_probe, probes_a_library_of_a_running_process_and_reports_each_interval)
+{
+	struct run_result r;
+	char *dir, out[4200];
+
+	need_bpf();
+	dir = tmpdir_new();
+	snprintf(out, sizeof(out), "%s/p.json", dir);
+	run_sh(&r, "%s serve > /dev/null & fx=$!; sleep 0.2; timeout 60 %s probe --pid $fx "
+		   "--func libc:clock_nanosleep --duration 900ms --interval 250ms --format json "
+		   "-o %s; rc=$?; kill $fx; exit $rc", fixture, rp_bin(), out);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	int tables = 0;
+	for (const char *s = strstr(r.err, "FUNC"); s; s = strstr(s + 1, "FUNC"))
+		tables++;
+	cr_assert(tables >= 2 && tables <= 4, "900 ms at 250 ms intervals: %d tables\n%s", tables,
+		  r.err);
+	cJSON *root = load_json(out), *p = probe_of(root, "libc:clock_nanosleep");
+	cr_assert(strstr(cJSON_GetObjectItem(p, "path")->valuestring, "libc.so"),
+		  "resolved through /proc/PID/maps to libc");
+	/* 1 ms sleeps for 900 ms: some hundreds, each at least 1 ms. */
+	cr_assert(num(p, "count", NULL) >= 100, "count %g", num(p, "count", NULL));
+	cr_assert(num(p, "latency_ns", "p50") >= 1e6 * (1 - 1.0 / 128));
+	cJSON_Delete(root);
+	run_result_fini(&r);
 	free(dir);
 }

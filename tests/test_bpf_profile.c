@@ -11,18 +11,9 @@
 
 #include "profiler/pprof.h"
 #include "tests/util.h"
+#include "tests/bpf_test.h"
 
-static char fixture[4096];
-
-static void need_bpf(void)
-{
-	if (geteuid() != 0)
-		cr_skip_test("eBPF tests need root (CAP_BPF + CAP_PERFMON)");
-	if (access("/sys/kernel/btf/vmlinux", R_OK))
-		cr_skip_test("no kernel BTF at /sys/kernel/btf/vmlinux");
-	snprintf(fixture, sizeof(fixture), "%s/tests/fixtures/bpf_mix", rp_build());
-	cr_assert(access(fixture, X_OK) == 0, "fixture %s not built", fixture);
-}
+#define fixture bpf_fixture
 
 /* Share (0..1) of value idx in samples whose stack holds a frame named fn. */
 static double share_with(const struct pprof_profile *p, int idx, const char *fn)

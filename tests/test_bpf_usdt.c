@@ -12,14 +12,8 @@
 #include "profiler/bpf/latency.h"
 #include "reconperf/usdt.h"
 #include "tests/util.h"
+#include "tests/bpf_test.h"
 
-static void need_bpf(void)
-{
-	if (geteuid() != 0)
-		cr_skip_test("eBPF tests need root (CAP_BPF + CAP_PERFMON)");
-	if (access("/sys/kernel/btf/vmlinux", R_OK))
-		cr_skip_test("no kernel BTF at /sys/kernel/btf/vmlinux");
-}
 
 static void reconcile(const char *key, long us)
 {

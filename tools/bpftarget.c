@@ -1,5 +1,7 @@
 /* bpftarget — the observed process for probe and profile. See bpftarget.h. */
 #include "tools/bpftarget.h"
+#include "tools/cli.h"
+#include "profiler/bpf/bpfcommon.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -206,4 +208,32 @@ void bpftarget_fini(struct bpftarget *t)
 		}
 		t->exit_status = 0;
 	}
+}
+
+int bpftarget_setup(struct bpftarget *t, const char *cmd, pid_t pid, char **argv,
+		    int hold_exit)
+{
+	int err;
+
+	if (pid) {
+		if (bpftarget_attach_pid(t, pid) == 0)
+			return 0;
+		cli_err(cmd, "no process with pid %d", (int)pid);
+		return -1;
+	}
+	err = hold_exit ? bpftarget_spawn_hold_exit(t, argv) : bpftarget_spawn(t, argv);
+	if (!err)
+		return 0;
+	cli_err(cmd, "cannot run '%s': %s", argv[0],
+		err == -ENOENT ? "command not found" : strerror(-err));
+	return -1;
+}
+
+void bpftarget_load_error(const char *cmd, const char *btf, int err)
+{
+	if (err == -ENOENT)
+		cli_err(cmd, "no kernel BTF at '%s': %s", btf ? btf : RP_BPF_DEFAULT_BTF,
+			rp_bpf_strerror(err));
+	else
+		cli_err(cmd, "cannot load the eBPF program: %s", rp_bpf_strerror(err));
 }

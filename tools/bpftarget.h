@@ -42,6 +42,16 @@ void bpftarget_release(struct bpftarget *t);
  */
 int bpftarget_wait(struct bpftarget *t, uint64_t duration_ns, uint64_t interval_ns,
 		   void (*tick)(void *arg), void *arg);
+/*
+ * The --pid / -- CMD set-up both subcommands share: checks the pid or spawns the command
+ * (held; also at its exit with hold_exit). Prints the cause as "reconperf: CMD: ..." and
+ * returns -1 on failure, else 0.
+ */
+int bpftarget_setup(struct bpftarget *t, const char *cmd, pid_t pid, char **argv,
+		    int hold_exit);
+/* Prints why a BPF program could not be loaded (no BTF at btf, no privilege, ...). */
+void bpftarget_load_error(const char *cmd, const char *btf, int err);
+
 /* Lets a command held at its exit go; kills (SIGTERM) and reaps one still running. */
 void bpftarget_fini(struct bpftarget *t);
 

@@ -390,28 +390,14 @@ int cmd_probe(int argc, char **argv)
 		cli_err("probe", "give at least one '--func SYMBOL'");
 		return EXIT_USAGE;
 	}
-	if (pid && bpftarget_attach_pid(&t, pid)) {
-		cli_err("probe", "no process with pid %d", (int)pid);
+	if (bpftarget_setup(&t, "probe", pid, cmd, 0))
 		return EXIT_USAGE;
-	}
-	if (cmd) {
-		err = bpftarget_spawn(&t, cmd);
-		if (err) {
-			cli_err("probe", "cannot run '%s': %s", cmd[0],
-				err == -ENOENT ? "command not found" : strerror(-err));
-			return EXIT_USAGE;
-		}
-	}
 	if (resolve_all(&r, &t, pid))
 		goto out;
 	struct bpf_lat_opts lo = { .btf_path = btf, .offcpu = r.offcpu };
 	err = bpf_lat_open(&lo, &r.lat);
 	if (err) {
-		if (err == -ENOENT)
-			cli_err("probe", "no kernel BTF at '%s': %s",
-				btf ? btf : "/sys/kernel/btf/vmlinux", bpf_lat_strerror(err));
-		else
-			cli_err("probe", "cannot load the eBPF program: %s", bpf_lat_strerror(err));
+		bpftarget_load_error("probe", btf, err);
 		goto out;
 	}
 	for (int i = 0; i < r.nfn; i++) {

@@ -292,28 +292,12 @@ int cmd_profile(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	po.hz = (unsigned)hz;
-	if (pidv && bpftarget_attach_pid(&t, pidv)) {
-		cli_err("profile", "no process with pid %d", pidv);
+	if (bpftarget_setup(&t, "profile", pidv, cmd, 1))
 		return EXIT_USAGE;
-	}
-	if (cmd) {
-		err = bpftarget_spawn_hold_exit(&t, cmd);
-		if (err) {
-			cli_err("profile", "cannot run '%s': %s", cmd[0],
-				err == -ENOENT ? "command not found" : strerror(-err));
-			return EXIT_USAGE;
-		}
-	}
 	po.pid = t.pid;
 	err = bpf_prof_open(&po, &p);
 	if (err) {
-		if (err == -ENOENT)
-			cli_err("profile", "no kernel BTF at '%s': %s",
-				po.btf_path ? po.btf_path : "/sys/kernel/btf/vmlinux",
-				bpf_lat_strerror(err));
-		else
-			cli_err("profile", "cannot load the eBPF program: %s",
-				bpf_lat_strerror(err));
+		bpftarget_load_error("profile", po.btf_path, err);
 		goto out;
 	}
 	t0 = mono_ns();

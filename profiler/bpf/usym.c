@@ -126,9 +126,33 @@ static int vaddr_to_offset(Elf *elf, uint64_t vaddr, uint64_t *off)
 	return -ENOENT;
 }
 
+/* The .gnu.version data, parallel to .dynsym, or NULL. */
+static Elf_Data *versym_data(Elf *elf)
+{
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_GNU_versym)
+			return elf_getdata(scn, NULL);
+	}
+	return NULL;
+}
+
+/* A non-default version (name@V, not name@@V): an old ABI kept for old binaries, which the
+ * programs linked today do not call (glibc's memcpy@GLIBC_2.2.5 beside memcpy@@GLIBC_2.14). */
+static int is_hidden_version(Elf_Data *versym, size_t i)
+{
+	GElf_Versym v;
+
+	return versym && gelf_getversym(versym, (int)i, &v) && (v & 0x8000);
+}
+
 /* Looks `name` up in the symbol table of type `type` (SHT_SYMTAB / SHT_DYNSYM). */
 static int find_in_table(Elf *elf, Elf32_Word type, const char *name, GElf_Sym *out)
 {
+	Elf_Data *versym = type == SHT_DYNSYM ? versym_data(elf) : NULL;
 	Elf_Scn *scn = NULL;
 	int rc = -ENOENT;
 
@@ -147,7 +171,7 @@ static int find_in_table(Elf *elf, Elf32_Word type, const char *name, GElf_Sym *
 			int t;
 
 			if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF ||
-			    !sym.st_value)
+			    !sym.st_value || is_hidden_version(versym, i))
 				continue;
 			t = GELF_ST_TYPE(sym.st_info);
 			if (t != STT_FUNC && t != STT_GNU_IFUNC)

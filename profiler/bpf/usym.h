@@ -12,6 +12,8 @@
  *                     (a command not started yet): the same match in LD_LIBRARY_PATH, then
  *                     the multiarch and default library directories.
  *
+ * In .dynsym, non-default symbol versions (name@V beside name@@V) are skipped.
+ *
  * Errors (negative errno): -ENOENT the file or symbol is missing (usym->path says which
  * file was searched, "" when no file matched LIB), -ENOEXEC not an ELF file, -ENOTSUP an
  * IFUNC (its address is a resolver, not the function), -EINVAL a malformed spec.
