@@ -28,12 +28,13 @@ static uint64_t mono_ns(void)
 
 void wl_spin_ns(uint64_t ns)
 {
-	uint64_t end = mono_ns() + ns;
-	volatile uint64_t sink = 0;
+	uint64_t end = mono_ns() + ns, sink = 0;
 
-	while (mono_ns() < end)
+	while (mono_ns() < end) {
 		for (int i = 0; i < 32; i++)
 			sink += (uint64_t)i * 2654435761u;
+		__asm__ volatile("" : : "r"(sink));	/* keep the loop */
+	}
 }
 
 void wl_burn(const struct scenario *sc, uint64_t *rng)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct afile {
@@ -11,6 +12,14 @@ struct afile {
 	char *path;
 	char *tmp;	/* NULL for stdout */
 };
+
+static mode_t current_umask(void)
+{
+	mode_t m = umask(022);	/* the only way to read it; restored at once */
+
+	umask(m);
+	return m;
+}
 
 int afile_open(const char *path, struct afile **out)
 {
@@ -36,6 +45,7 @@ int afile_open(const char *path, struct afile **out)
 		err = -errno;
 		goto err_free;
 	}
+	fchmod(fd, 0666 & ~current_umask());	/* mkstemp makes 0600; a plain open would not */
 	af->fp = fdopen(fd, "w");
 	if (!af->fp) {
 		err = -errno;

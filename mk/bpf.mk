@@ -10,7 +10,7 @@ BPF_SRCS  := $(wildcard profiler/bpf/*.bpf.c)
 BPF_NAMES := $(patsubst profiler/bpf/%.bpf.c,%,$(BPF_SRCS))
 BPF_SKELS := $(patsubst %,$(B)/gen/%.skel.h,$(BPF_NAMES))
 BPF_CFLAGS := -target bpf -g -O2 -mcpu=v3 -D__TARGET_ARCH_x86 -I$(B)/gen -I. -Wall \
-              -idirafter /usr/include/$(shell $(CC) -dumpmachine) \
+              -idirafter /usr/include/$(shell gcc -dumpmachine) \
               -Wno-unused-parameter -Wno-unused-variable
 
 GEN_HDRS  += $(B)/gen/vmlinux.h $(BPF_SKELS)

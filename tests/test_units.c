@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "common/units.h"
 #include "common/afile.h"
 #include "tests/util.h"
@@ -72,6 +73,12 @@ Test(afile, commit_renames_abort_leaves_nothing)
 	char *s = read_file(path, &n);
 	cr_assert_str_eq(s, "hello\n");
 	free(s);
+	struct stat st;
+	mode_t old = umask(022);
+	umask(old);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0666 & ~old, "mode %o: a committed file must get the "
+		     "umask's mode like any created file, not mkstemp's 0600", st.st_mode & 0777);
 
 	snprintf(path, sizeof(path), "%s/aborted.txt", d);
 	cr_assert_eq(afile_open(path, &af), 0);
