@@ -6,7 +6,7 @@ pkgs="make gcc clang pkg-config git
 libunwind-dev libgoogle-perftools-dev google-perftools libcriterion-dev
 libbpf-dev bpftool libelf-dev libdw-dev libprotobuf-c-dev protobuf-c-compiler
 zlib1g-dev libyaml-dev libcjson-dev systemtap-sdt-dev
-golang-go jq libxml2-utils libxml2-dev chromium"
+golang-go jq libxml2-utils libxml2-dev chromium python3-yaml"
 
 missing=""
 for p in $pkgs; do

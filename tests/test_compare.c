@@ -688,3 +688,64 @@ Test(compare_cli, go_and_google_benchmark_files_compare_too, .timeout = 60)
 	run_result_fini(&r);
 	free(d);
 }
+
+/* ---- the CI recipe of docs/ci.md ---- */
+
+/*
+ * Extracts the workflow of docs/ci.md with a real YAML parser (PyYAML), checks its shape,
+ * and writes the shell of the steps named "Run base and candidate interleaved" and
+ * "Compare" to DIR/run.sh and DIR/compare.sh.
+ */
+static const char CI_EXTRACT[] =
+	"import sys, yaml\n"
+	"doc = open(sys.argv[1]).read()\n"
+	"body = doc.split('## The workflow', 1)[1].split('```yaml\\n', 1)[1].split('```', 1)[0]\n"
+	"wf = yaml.safe_load(body)\n"
+	"assert 'pull_request' in wf[True], 'not triggered by pull requests'\n"
+	"job = wf['jobs']['perf']\n"
+	"steps = {s['name']: s for s in job['steps']}\n"
+	"for need in ['Check out the candidate', 'Check out the base', 'Build base and candidate',\n"
+	"             'Run base and candidate interleaved', 'Compare',\n"
+	"             'Comment on the pull request', 'Fail on a regression or bad input']:\n"
+	"    assert need in steps, need\n"
+	"assert 'base.sha' in steps['Check out the base']['with']['ref']\n"
+	"assert 'steps.compare.outputs.status' in steps['Fail on a regression or bad input']['run']\n"
+	"open(sys.argv[2] + '/run.sh', 'w').write(steps['Run base and candidate interleaved']['run'])\n"
+	"open(sys.argv[2] + '/compare.sh', 'w').write(steps['Compare']['run'])\n"
+	"print(job['env']['REPEAT'])\n";
+
+Test(compare_cli, ci_recipe_runs_interleaved_and_posts_markdown, .timeout = 240)
+{
+	struct run_result r;
+	char *d = tmpdir_new();
+
+	if (!have_cmd("python3"))
+		cr_skip_test("python3 is not installed");
+	run_sh(&r, "cd %s && cat > extract.py <<'PY'\n%sPY\npython3 extract.py %s/docs/ci.md .",
+	       d, CI_EXTRACT, rp_src());
+	cr_assert_eq(r.status, 0, "the workflow in docs/ci.md: %s%s", r.out, r.err);
+	cr_assert_eq(atoi(r.out), 10, "default REPEAT %s", r.out);
+	run_result_fini(&r);
+
+	/* both sides are this build: an A/A run of the recipe, 3 repetitions of a fast bench */
+	run_sh(&r, "cd %s && mkdir -p new/build && ln -s %s new/build/reconperf && "
+		   "BASE_BIN=%s NEW_BIN=%s REPEAT=3 SCENARIOS=%s/scenarios/noop.yaml "
+		   "BENCH_ARGS='--duration 0' sh run.sh && ls results/base results/new",
+	       d, rp_bin(), rp_bin(), rp_bin(), rp_src());
+	cr_assert_eq(r.status, 0, "run step: %s%s", r.out, r.err);
+	cr_assert(strstr(r.out, "run-001.json\nrun-002.json\nrun-003.json\n"), "%s", r.out);
+	run_result_fini(&r);
+
+	run_sh(&r, "cd %s && : > summary.md && : > output.txt && CONFIG=none "
+		   "GITHUB_STEP_SUMMARY=summary.md GITHUB_OUTPUT=output.txt sh compare.sh && "
+		   "cat output.txt && cat summary.md", d);
+	cr_assert_eq(r.status, 0, "compare step: %s%s", r.out, r.err);
+	cr_assert(!strncmp(r.out, "status=0\n### reconperf compare: ", 32), "%s", r.out);
+	cr_assert(strstr(r.out, "| noop:reconcile.per_second | "), "%s", r.out);
+	cr_assert(strstr(r.out, "> **warning:** with 3 base and 3 new samples"), "%s", r.out);
+	assert_md_table(strstr(r.out, "###"));
+	run_result_fini(&r);
+	run_sh(&r, "rm -rf '%s'", d);
+	run_result_fini(&r);
+	free(d);
+}
