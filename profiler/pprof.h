@@ -180,6 +180,8 @@ int pprof_builder_add_mapping(struct pprof_builder *b, uint64_t start, uint64_t 
  * as addresses. Returns 0 even when some addresses stay unnamed.
  */
 int pprof_builder_symbolize(struct pprof_builder *b, pid_t pid);
+/* The same from the text of a /proc/PID/maps (files read from disk); -ENOENT if none found. */
+int pprof_builder_symbolize_maps(struct pprof_builder *b, const char *maps_text);
 /* Number of distinct samples and the sum of values[idx] over them so far. */
 size_t pprof_builder_nsamples(const struct pprof_builder *b);
 int64_t pprof_builder_total(const struct pprof_builder *b, size_t idx);

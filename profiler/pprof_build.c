@@ -568,13 +568,29 @@ static int symbolize_loc(struct pprof_builder *b, struct symbolizer *sym, struct
 	return 0;
 }
 
+static int symbolize_with(struct pprof_builder *b, struct symbolizer *sym);
+
 int pprof_builder_symbolize(struct pprof_builder *b, pid_t pid)
 {
 	struct symbolizer *sym;
 	int rc = sym_new(pid, &sym);
 
-	if (rc)
-		return rc;
+	return rc ? rc : symbolize_with(b, sym);
+}
+
+int pprof_builder_symbolize_maps(struct pprof_builder *b, const char *maps_text)
+{
+	struct symbolizer *sym;
+	int rc = sym_new_from_maps(maps_text, &sym);
+
+	return rc ? rc : symbolize_with(b, sym);
+}
+
+/* Adds sym's mappings, names every address location, and frees sym. */
+static int symbolize_with(struct pprof_builder *b, struct symbolizer *sym)
+{
+	int rc = 0;
+
 	for (size_t i = 0; i < sym_nmaps(sym); i++) {
 		const struct sym_map *m = sym_map_at(sym, i);
 

@@ -5,6 +5,10 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,8 +47,7 @@ static void build_id_hex(Dwfl *dwfl, uint64_t addr, char *out, size_t outlen)
 static int add_map(struct symbolizer *s, uint64_t lo, uint64_t hi, uint64_t off, const char *path)
 {
 	struct sym_map *m;
-	char bid[129];
-	char *p, *b;
+	char *p;
 
 	if (s->nmaps == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 32;
@@ -55,30 +58,34 @@ static int add_map(struct symbolizer *s, uint64_t lo, uint64_t hi, uint64_t off,
 		s->maps = nm;
 		s->cap = cap;
 	}
-	build_id_hex(s->dwfl, lo, bid, sizeof(bid));
 	p = strdup(path);
-	b = strdup(bid);
-	if (!p || !b) {
-		free(p);
-		free(b);
+	if (!p)
 		return -ENOMEM;
-	}
 	m = &s->maps[s->nmaps++];
-	*m = (struct sym_map){ lo, hi, off, p, b };
+	*m = (struct sym_map){ lo, hi, off, p, NULL };
 	return 0;
 }
 
-static int read_maps(struct symbolizer *s, pid_t pid)
+/* Once the modules are reported: the build ID of every mapping. */
+static int fill_build_ids(struct symbolizer *s)
 {
-	char path[64], line[4096 + 128], perms[8], file[4096];
+	char bid[129];
+
+	for (size_t i = 0; i < s->nmaps; i++) {
+		build_id_hex(s->dwfl, s->maps[i].start, bid, sizeof(bid));
+		s->maps[i].build_id = strdup(bid);
+		if (!s->maps[i].build_id)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int parse_maps(struct symbolizer *s, FILE *fp)
+{
+	char line[4096 + 128], perms[8], file[4096];
 	unsigned long long lo, hi, off;
-	FILE *fp;
 	int rc = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	fp = fopen(path, "re");
-	if (!fp)
-		return errno == ENOENT ? -ESRCH : -errno;
 	while (fgets(line, sizeof(line), fp)) {
 		file[0] = 0;
 		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %4095[^\n]", &lo, &hi, perms, &off,
@@ -90,6 +97,20 @@ static int read_maps(struct symbolizer *s, pid_t pid)
 		if (rc)
 			break;
 	}
+	return rc;
+}
+
+static int read_maps(struct symbolizer *s, pid_t pid)
+{
+	char path[64];
+	FILE *fp;
+	int rc;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	fp = fopen(path, "re");
+	if (!fp)
+		return errno == ENOENT ? -ESRCH : -errno;
+	rc = parse_maps(s, fp);
 	fclose(fp);
 	return rc;
 }
@@ -119,8 +140,100 @@ int sym_new(pid_t pid, struct symbolizer **out)
 		goto err;
 	}
 	rc = read_maps(s, pid);
+	if (!rc)
+		rc = fill_build_ids(s);
 	if (rc)
 		goto err;
+	*out = s;
+	return 0;
+err:
+	sym_free(s);
+	return rc;
+}
+
+static const Dwfl_Callbacks offline_callbacks = {
+	.find_elf = dwfl_build_id_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.section_address = dwfl_offline_section_address,
+	.debuginfo_path = &debuginfo_path,
+};
+
+/* Load bias of the object mapped at lo from file offset off. */
+static int object_bias(const char *path, uint64_t lo, uint64_t off, uint64_t *bias)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -ENOENT;
+	Elf *elf;
+	GElf_Ehdr eh;
+	size_t n;
+
+	if (fd < 0)
+		return -errno;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (elf && gelf_getehdr(elf, &eh) && elf_getphdrnum(elf, &n) == 0) {
+		*bias = 0;
+		rc = eh.e_type == ET_EXEC ? 0 : -ENOENT;
+		for (size_t i = 0; i < n && rc; i++) {
+			GElf_Phdr ph;
+			uint64_t seg_off;
+
+			if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+				continue;
+			seg_off = ph.p_offset & ~(uint64_t)0xfff;
+			if (off >= seg_off && off < ph.p_offset + ph.p_filesz) {
+				*bias = lo - off - (ph.p_vaddr - ph.p_offset);
+				rc = 0;
+			}
+		}
+	}
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return rc;
+}
+
+int sym_new_from_maps(const char *maps_text, struct symbolizer **out)
+{
+	struct symbolizer *s = calloc(1, sizeof(*s));
+	FILE *fp;
+	int rc, reported = 0;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	elf_version(EV_CURRENT);
+	s->dwfl = dwfl_begin(&offline_callbacks);
+	fp = fmemopen((void *)maps_text, strlen(maps_text), "r");
+	if (!s->dwfl || !fp) {
+		rc = -ENOMEM;
+		if (fp)
+			fclose(fp);
+		goto err;
+	}
+	rc = parse_maps(s, fp);
+	fclose(fp);
+	if (rc)
+		goto err;
+	dwfl_report_begin(s->dwfl);
+	for (size_t i = 0; i < s->nmaps; i++) {
+		const struct sym_map *m = &s->maps[i];
+		uint64_t bias = 0;
+		bool seen = false;
+
+		for (size_t j = 0; j < i; j++)
+			seen |= !strcmp(s->maps[j].path, m->path);
+		if (seen || m->path[0] != '/' || object_bias(m->path, m->start, m->offset, &bias))
+			continue;
+		if (dwfl_report_elf(s->dwfl, m->path, m->path, -1, bias, false))
+			reported++;
+	}
+	dwfl_report_end(s->dwfl, NULL, NULL);
+	rc = fill_build_ids(s);
+	if (rc)
+		goto err;
+	if (!reported) {
+		rc = -ENOENT;
+		goto err;
+	}
 	*out = s;
 	return 0;
 err:

@@ -33,6 +33,11 @@ struct sym_frame {
 
 /* pid 0 = this process. Returns 0 or a negative errno (-ESRCH: no such process). */
 int sym_new(pid_t pid, struct symbolizer **out);
+/*
+ * From the text of a /proc/PID/maps taken earlier (a gperftools profile carries one): the
+ * files are read from disk at the addresses the maps give. -ENOENT when no file is there.
+ */
+int sym_new_from_maps(const char *maps_text, struct symbolizer **out);
 void sym_free(struct symbolizer *s);
 
 /* The executable file mappings, in address order. */

@@ -1,0 +1,70 @@
+/*
+ * reconperf CPU profiler — the C API to profile your own program.
+ *
+ *	struct rp_profiler_opts o = { .hz = 1000 };
+ *	rp_profiler_start(&o);
+ *	... work, in any number of threads ...
+ *	rp_profiler_stop_write("cpu.pb.gz");	// gzipped pprof: go tool pprof cpu.pb.gz
+ *
+ * Every thread of the process is sampled every 1/hz seconds of its own CPU time (threads
+ * alive at start and threads created later with pthread_create). The profile holds sample
+ * types samples/count and cpu/nanoseconds, function names, files, lines and inlined frames,
+ * and the labels set with prof_label_set(), so `go tool pprof -tagfocus controller=backup`
+ * works. Link with libreconperf.a (whole archive: it wraps pthread_create and dlopen).
+ *
+ * Or, without changing the program: `reconperf record -o cpu.pb.gz -- ./prog args`.
+ *
+ * Functions return 0 or a negative errno. Start and stop from one thread; prof_label_set
+ * from any thread (it sets that thread's labels) and is async-signal-safe.
+ */
+#ifndef RECONPERF_PROFILER_H
+#define RECONPERF_PROFILER_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct rp_profiler_opts {
+	int hz;			/* samples per CPU-second per thread, 1..10000; 0 = 100 */
+	const char *engine;	/* NULL/"auto", "perf" (perf_event task-clock), "timer" */
+};
+
+struct rp_profiler_stats {
+	const char *engine;	/* the engine that ran: "perf-task-clock" or "posix-timer" */
+	int hz;
+	uint64_t samples, dropped, threads, thread_errors;
+	int64_t duration_ns;
+};
+
+int rp_profiler_start(const struct rp_profiler_opts *o);
+/* Stops, symbolizes against this process and writes the profile atomically. */
+int rp_profiler_stop_write(const char *path);
+/* Stops and discards. */
+int rp_profiler_stop(void);
+/* The figures of the last (or running) profile. */
+void rp_profiler_stats(struct rp_profiler_stats *st);
+
+/*
+ * Sets the calling thread's label key to val (NULL clears it). key and val must stay valid
+ * until the profile is written: string literals or interned strings. Up to 4 keys per thread.
+ * reconperf's bench sets controller=NAME and phase=reconcile|queue|informer|store.
+ */
+void prof_label_set(const char *key, const char *val);
+
+/*
+ * gperftools bridge: the same profile through gperftools' CPU profiler (libprofiler),
+ * loaded with dlopen so reconperf runs without it. prof_gperftools_start() sets
+ * CPUPROFILE_FREQUENCY=hz and calls ProfilerStart(legacy_path); prof_gperftools_stop()
+ * calls ProfilerStop() and, when pprof_path is not NULL, converts the legacy profile to a
+ * symbolized pprof file. -ENOENT when libprofiler.so.0 is not installed.
+ */
+int prof_gperftools_start(const char *legacy_path, int hz);
+int prof_gperftools_stop(const char *legacy_path, const char *pprof_path);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,44 @@
+# CPU profiler: the preload library for `reconperf record` and the test fixtures.
+# (Named to sort after mk/pprof.mk, whose GEN_SRCS it compiles in.)
+#
+# libreconperf-preload.so holds the profiler modules (profiler/*.c, common/*.c, the pprof
+# code) compiled position-independent, plus profiler/preload/*.c (its constructor).
+PRELOAD_SRCS := $(wildcard profiler/*.c common/*.c profiler/preload/*.c)
+PRELOAD_OBJS := $(patsubst %.c,$(B)/pic/%.o,$(PRELOAD_SRCS) $(GEN_SRCS))
+PRELOAD_SO   := $(B)/libreconperf-preload.so
+
+$(B)/pic/%.o: %.c | $(GEN_HDRS)
+	$(call msg,CC-PIC,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -fPIC -c $< -o $@
+
+$(PRELOAD_SO): $(PRELOAD_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-z,nodelete -o $@ $^ $(LDLIBS)
+
+EXTRA_BINS += $(PRELOAD_SO)
+
+# Fixtures with a known answer: cpushare burns 50/30/20% of its CPU time in three functions
+# on three threads. Built with frame pointers, without (plain -O2), and linked with
+# gperftools' libprofiler (CPUPROFILE=... in the environment starts it).
+FIXTURE_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O2 -Wall -Wextra -Werror
+CPU_FIXTURES := $(B)/tests/fixtures/cpushare-fp $(B)/tests/fixtures/cpushare-nofp \
+		$(B)/tests/fixtures/cpushare-gperf
+
+$(B)/tests/fixtures/cpushare-fp: tests/fixtures/cpushare.c
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(FIXTURE_CFLAGS) -fno-omit-frame-pointer -o $@ $< -lpthread
+
+$(B)/tests/fixtures/cpushare-nofp: tests/fixtures/cpushare.c
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(FIXTURE_CFLAGS) -fomit-frame-pointer -o $@ $< -lpthread
+
+$(B)/tests/fixtures/cpushare-gperf: tests/fixtures/cpushare.c
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(FIXTURE_CFLAGS) -fno-omit-frame-pointer -o $@ $< -lpthread \
+		-Wl,--no-as-needed -lprofiler -Wl,--as-needed
+
+TEST_BINS_EXTRA += $(CPU_FIXTURES) $(PRELOAD_SO)

@@ -1,0 +1,152 @@
+/*
+ * cpuprof — the public CPU profiler API (include/reconperf/profiler.h) over the sampler,
+ * and the gperftools bridge. Start/stop from one thread.
+ */
+#include "reconperf/profiler.h"
+#include "profiler/gperf.h"
+#include "profiler/pprof.h"
+#include "profiler/sampler.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int rp_profiler_start(const struct rp_profiler_opts *o)
+{
+	struct sampler_opts so = { 0 };
+
+	if (o) {
+		so.hz = o->hz;
+		if (!o->engine || !strcmp(o->engine, "auto"))
+			so.engine = SAMPLER_ENGINE_AUTO;
+		else if (!strcmp(o->engine, "perf"))
+			so.engine = SAMPLER_ENGINE_PERF;
+		else if (!strcmp(o->engine, "timer"))
+			so.engine = SAMPLER_ENGINE_TIMER;
+		else
+			return -EINVAL;
+	}
+	return sampler_start(&so);
+}
+
+int rp_profiler_stop(void)
+{
+	return sampler_stop(NULL);
+}
+
+int rp_profiler_stop_write(const char *path)
+{
+	struct pprof_builder *b;
+	struct sampler_stats st;
+	char note[256];
+	int rc = sampler_stop(&b);
+
+	if (rc)
+		return rc;
+	sampler_stats(&st);
+	snprintf(note, sizeof(note),
+		 "reconperf cpu profile: engine=%s hz=%d samples=%llu dropped=%llu threads=%llu",
+		 st.engine, st.hz, (unsigned long long)st.samples, (unsigned long long)st.dropped,
+		 (unsigned long long)st.threads);
+	rc = pprof_builder_add_comment(b, note);
+	if (!rc)
+		rc = pprof_builder_symbolize(b, 0);
+	if (!rc)
+		rc = pprof_builder_write(b, path);
+	pprof_builder_free(b);
+	return rc;
+}
+
+void rp_profiler_stats(struct rp_profiler_stats *out)
+{
+	struct sampler_stats st;
+
+	sampler_stats(&st);
+	*out = (struct rp_profiler_stats){ st.engine, st.hz, st.samples, st.dropped, st.threads,
+					   st.thread_errors, st.duration_ns };
+}
+
+void prof_label_set(const char *key, const char *val)
+{
+	sampler_label_set(key, val);
+}
+
+/* ---- gperftools ---- */
+
+static struct {
+	void *lib;
+	int (*start)(const char *);
+	void (*stop)(void);
+} G;
+
+int prof_gperftools_start(const char *legacy_path, int hz)
+{
+	char buf[16];
+
+	if (hz < 1 || hz > 4000)
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%d", hz);
+	/* read by libprofiler when its profile handler is first created */
+	setenv("CPUPROFILE_FREQUENCY", buf, 1);
+	if (!G.lib) {
+		G.lib = dlopen("libprofiler.so.0", RTLD_NOW | RTLD_GLOBAL);
+		if (!G.lib)
+			return -ENOENT;
+		G.start = (int (*)(const char *))dlsym(G.lib, "ProfilerStart");
+		G.stop = (void (*)(void))dlsym(G.lib, "ProfilerStop");
+		if (!G.start || !G.stop)
+			return -ENOENT;
+	}
+	return G.start(legacy_path) ? 0 : -EIO;
+}
+
+static int slurp(const char *path, char **buf, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	ssize_t r;
+	size_t n = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !(*buf = malloc(st.st_size + 1))) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while ((r = read(fd, *buf + n, st.st_size - n)) > 0)
+		n += r;
+	close(fd);
+	*len = n;
+	return r < 0 ? -EIO : 0;
+}
+
+int prof_gperftools_stop(const char *legacy_path, const char *pprof_path)
+{
+	struct pprof_builder *b;
+	char *buf = NULL, err[256];
+	size_t len = 0;
+	int rc;
+
+	if (!G.stop)
+		return -EINVAL;
+	G.stop();
+	if (!pprof_path)
+		return 0;
+	rc = slurp(legacy_path, &buf, &len);
+	if (rc)
+		return rc;
+	rc = gperf_cpu_to_builder(buf, len, &b, err, sizeof(err));
+	free(buf);
+	if (rc)
+		return rc;
+	rc = pprof_builder_add_comment(b, "converted from a gperftools CPU profile");
+	if (!rc)
+		rc = pprof_builder_write(b, pprof_path);
+	pprof_builder_free(b);
+	return rc;
+}

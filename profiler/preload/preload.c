@@ -1,0 +1,153 @@
+/*
+ * preload — the constructor of libreconperf-preload.so, which `reconperf record` puts in
+ * LD_PRELOAD. Built only into that library (mk/cpuprof.mk), never into libreconperf.a.
+ *
+ * Environment (set by `reconperf record`):
+ *   RECONPERF_CPUPROFILE=PATH   start the CPU sampler at load, write PATH at exit
+ *   RECONPERF_HZ=N              sampling rate (default 100)
+ *   RECONPERF_ENGINE=perf|timer force an engine (default: perf, falling back to timers)
+ *   RECONPERF_ROOT_PID          set by the first process; a descendant (a child that
+ *                               inherited the environment) writes PATH.PID instead of PATH
+ *   RECONPERF_MEMPROFILE=PATH   the allocation profiler's hook (preload_mem_start below)
+ *
+ * The profile is written at exit (atexit) and, when the program left SIGINT/SIGTERM at
+ * their default action, on those signals: the handler only wakes a writer thread (sem_post),
+ * which writes, restores the default action and re-raises, so the exit status is the
+ * signal's. Failures are reported on stderr with the "reconperf: record:" prefix.
+ */
+#include "reconperf/profiler.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char cpu_path[4096];
+static int written;
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+static sem_t fatal_sem;
+static volatile sig_atomic_t fatal_sig;
+
+/*
+ * The allocation profiler's hook point: called from the constructor when
+ * RECONPERF_MEMPROFILE is set, and at exit. Weak so the library links before the heap side
+ * exists; profiler/alloc provides strong definitions.
+ */
+__attribute__((weak)) int preload_mem_start(const char *path);
+__attribute__((weak)) int preload_mem_write(void);
+
+static void write_cpu(void)
+{
+	int rc;
+
+	pthread_mutex_lock(&write_lock);
+	if (!written && cpu_path[0]) {
+		written = 1;
+		rc = rp_profiler_stop_write(cpu_path);
+		if (rc)
+			fprintf(stderr, "reconperf: record: cannot write '%s': %s\n", cpu_path,
+				strerror(-rc));
+	}
+	pthread_mutex_unlock(&write_lock);
+}
+
+static void at_exit(void)
+{
+	write_cpu();
+	if (preload_mem_write)
+		preload_mem_write();
+}
+
+static void on_fatal(int sig)
+{
+	fatal_sig = sig;
+	sem_post(&fatal_sem);
+	/* the writer thread ends the process; wait here so the program does not go on */
+	for (;;)
+		pause();
+}
+
+static void *fatal_writer(void *arg)
+{
+	sigset_t all, one;
+
+	(void)arg;
+	/* the program's threads take the signal, never this one (it would wait on itself) */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	while (sem_wait(&fatal_sem) < 0 && errno == EINTR)
+		;
+	at_exit();
+	signal(fatal_sig, SIG_DFL);
+	sigemptyset(&one);
+	sigaddset(&one, fatal_sig);
+	pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+	raise(fatal_sig);
+	for (;;)
+		pause();
+	return NULL;
+}
+
+static void catch_fatal(void)
+{
+	struct sigaction sa, old;
+	static const int sigs[] = { SIGINT, SIGTERM };
+	pthread_t th;
+	pthread_attr_t attr;
+	int want = 0;
+
+	for (size_t i = 0; i < 2; i++)
+		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+			want |= 1 << i;
+	if (!want || sem_init(&fatal_sem, 0, 0))
+		return;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 << 10);
+	/* created before the sampler starts, so it is not sampled */
+	if (pthread_create(&th, &attr, fatal_writer, NULL)) {
+		pthread_attr_destroy(&attr);
+		return;
+	}
+	pthread_attr_destroy(&attr);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_fatal;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < 2; i++)
+		if (want & (1 << i))
+			sigaction(sigs[i], &sa, NULL);
+}
+
+__attribute__((constructor)) static void preload_init(void)
+{
+	const char *cpu = getenv("RECONPERF_CPUPROFILE"), *hz = getenv("RECONPERF_HZ");
+	const char *root = getenv("RECONPERF_ROOT_PID"), *mem = getenv("RECONPERF_MEMPROFILE");
+	struct rp_profiler_opts o = { .hz = hz ? atoi(hz) : 100,
+				      .engine = getenv("RECONPERF_ENGINE") };
+	char pid[32];
+	int rc, first;
+
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	first = !root || !strcmp(root, pid);
+	if (!root)
+		setenv("RECONPERF_ROOT_PID", pid, 1);
+	if (mem && preload_mem_start)
+		preload_mem_start(mem);
+	if (!cpu || !cpu[0])
+		goto out;
+	/* a descendant that inherited the environment writes its own file */
+	snprintf(cpu_path, sizeof(cpu_path), first ? "%s" : "%s.%s", cpu, pid);
+	catch_fatal();
+	rc = rp_profiler_start(&o);
+	if (rc) {
+		fprintf(stderr, "reconperf: record: cannot start the CPU profiler: %s\n",
+			strerror(-rc));
+		cpu_path[0] = 0;
+	}
+out:
+	atexit(at_exit);
+}

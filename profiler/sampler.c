@@ -1,0 +1,546 @@
+/*
+ * sampler — per-thread CPU-time sampling into lock-free rings. See sampler.h.
+ *
+ * Each thread record owns a single-producer/single-consumer ring: the producer is the
+ * thread's own signal handler (head), the consumer the collector (tail). Records live in a
+ * fixed table until the sampler stops, so a late signal never touches freed memory; the
+ * handler finds its record through the signal (si_fd for perf events, si_value for timers)
+ * and checks that the record belongs to the running thread.
+ */
+#include "profiler/sampler.h"
+#include "profiler/pprof.h"
+#include "profiler/unwind.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TLS __thread __attribute__((tls_model("initial-exec")))
+#define FD_TABLE 65536
+#define DRAIN_NS 10000000	/* the collector wakes every 10 ms */
+
+struct slot {
+	uint32_t n, nlabels;
+	const char *labels[SAMPLER_MAX_LABELS][2];
+	uint64_t pcs[SAMPLER_MAX_DEPTH];
+};
+
+struct thr {
+	pid_t tid;
+	int fd;			/* perf event, or -1 */
+	timer_t timer;
+	bool has_timer;
+	_Atomic uint32_t head;	/* written by the handler */
+	_Atomic uint32_t tail;	/* written by the collector */
+	_Atomic uint64_t dropped;
+	struct slot slots[SAMPLER_RING_SLOTS];
+};
+
+static struct {
+	atomic_bool running;
+	enum sampler_engine engine;
+	int hz, signo;
+	uint64_t period_ns;
+	struct thr *thr[SAMPLER_MAX_THREADS];
+	_Atomic size_t nthr;
+	uint64_t thread_errors, samples;
+	pthread_mutex_t lock;	/* registration and draining */
+	pthread_t collector;
+	atomic_bool collector_stop;
+	struct pprof_builder *builder;
+	struct timespec t0;
+	int64_t duration_ns;
+	bool handler_installed;
+	pthread_key_t key;
+	bool key_made;
+} S = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static _Atomic(struct thr *) by_fd[FD_TABLE];
+static TLS pid_t my_tid;
+static TLS const char *volatile tls_labels[SAMPLER_MAX_LABELS][2];
+
+static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
+				  void *);
+
+static pid_t gettid_cached(void)
+{
+	if (!my_tid)
+		my_tid = (pid_t)syscall(SYS_gettid);
+	return my_tid;
+}
+
+/* ---- the signal handler (async-signal-safe) ---- */
+
+static void on_sample(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+	struct thr *t = NULL;
+	uint32_t head, tail;
+	struct slot *s;
+	pid_t tid;
+
+	(void)sig;
+	if (!atomic_load_explicit(&S.running, memory_order_relaxed))
+		goto out;
+	if (si->si_code == SI_TIMER) {
+		size_t i = (size_t)si->si_value.sival_int;
+
+		if (i < atomic_load_explicit(&S.nthr, memory_order_acquire))
+			t = S.thr[i];
+	} else if (si->si_fd >= 0 && si->si_fd < FD_TABLE) {
+		t = atomic_load_explicit(&by_fd[si->si_fd], memory_order_acquire);
+	}
+	tid = my_tid ? my_tid : (pid_t)syscall(SYS_gettid);
+	if (!t || t->tid != tid)
+		goto out;
+	head = atomic_load_explicit(&t->head, memory_order_relaxed);
+	tail = atomic_load_explicit(&t->tail, memory_order_acquire);
+	if (head - tail >= SAMPLER_RING_SLOTS) {
+		atomic_fetch_add_explicit(&t->dropped, 1, memory_order_relaxed);
+		goto out;
+	}
+	s = &t->slots[head % SAMPLER_RING_SLOTS];
+	s->n = (uint32_t)unwind_from_ucontext(uc, s->pcs, SAMPLER_MAX_DEPTH);
+	s->nlabels = 0;
+	for (int i = 0; i < SAMPLER_MAX_LABELS; i++) {
+		const char *k = tls_labels[i][0], *v = tls_labels[i][1];
+
+		if (k && v) {
+			s->labels[s->nlabels][0] = k;
+			s->labels[s->nlabels][1] = v;
+			s->nlabels++;
+		}
+	}
+	atomic_store_explicit(&t->head, head + 1, memory_order_release);
+out:
+	errno = saved;
+}
+
+void sampler_label_set(const char *key, const char *val)
+{
+	int free_slot = -1;
+
+	for (int i = 0; i < SAMPLER_MAX_LABELS; i++) {
+		if (tls_labels[i][0] == key || (tls_labels[i][0] && !strcmp(tls_labels[i][0], key))) {
+			tls_labels[i][1] = val;
+			return;
+		}
+		if (!tls_labels[i][0] && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot >= 0 && val) {
+		/* value first: the handler reads only pairs with both set */
+		tls_labels[free_slot][1] = val;
+		tls_labels[free_slot][0] = key;
+	}
+}
+
+/* ---- per-thread clocks ---- */
+
+static long perf_open(struct perf_event_attr *pe, pid_t tid)
+{
+	return syscall(SYS_perf_event_open, pe, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+static int setup_perf(struct thr *t)
+{
+	struct perf_event_attr pe;
+	struct f_owner_ex own = { F_OWNER_TID, t->tid };
+	int fd;
+
+	memset(&pe, 0, sizeof(pe));
+	pe.type = PERF_TYPE_SOFTWARE;
+	pe.size = sizeof(pe);
+	pe.config = PERF_COUNT_SW_TASK_CLOCK;
+	pe.sample_period = S.period_ns;
+	pe.wakeup_events = 1;
+	pe.disabled = 1;
+	fd = (int)perf_open(&pe, t->tid);
+	if (fd < 0 && (errno == EACCES || errno == EPERM)) {
+		pe.exclude_kernel = 1;	/* perf_event_paranoid >= 2 without CAP_PERFMON */
+		pe.exclude_hv = 1;
+		fd = (int)perf_open(&pe, t->tid);
+	}
+	if (fd < 0)
+		return -errno;
+	if (fd >= FD_TABLE) {
+		close(fd);
+		return -EMFILE;
+	}
+	atomic_store(&by_fd[fd], t);
+	if (fcntl(fd, F_SETFL, O_ASYNC) < 0 || fcntl(fd, F_SETSIG, S.signo) < 0 ||
+	    fcntl(fd, F_SETOWN_EX, &own) < 0 || ioctl(fd, PERF_EVENT_IOC_RESET, 0) < 0 ||
+	    ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) < 0) {
+		int err = -errno;
+
+		atomic_store(&by_fd[fd], NULL);
+		close(fd);
+		return err;
+	}
+	t->fd = fd;
+	return 0;
+}
+
+static int setup_timer(struct thr *t, size_t idx)
+{
+	struct sigevent sev;
+	struct itimerspec its;
+	clockid_t clk = (clockid_t)((~(unsigned)t->tid << 3) | 6);	/* the thread's CPU clock */
+
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = S.signo;
+	sev.sigev_value.sival_int = (int)idx;
+	sev._sigev_un._tid = t->tid;
+	if (timer_create(clk, &sev, &t->timer) < 0)
+		return -errno;
+	t->has_timer = true;
+	its.it_interval.tv_sec = (time_t)(S.period_ns / 1000000000);
+	its.it_interval.tv_nsec = (long)(S.period_ns % 1000000000);
+	its.it_value = its.it_interval;
+	if (timer_settime(t->timer, 0, &its, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+static void stop_clock(struct thr *t)
+{
+	if (t->fd >= 0) {
+		ioctl(t->fd, PERF_EVENT_IOC_DISABLE, 0);
+		atomic_store(&by_fd[t->fd], NULL);
+		close(t->fd);
+		t->fd = -1;
+	}
+	if (t->has_timer) {
+		timer_delete(t->timer);
+		t->has_timer = false;
+	}
+}
+
+/* Registers tid; with S.lock held. */
+static int register_tid(pid_t tid)
+{
+	size_t n = atomic_load(&S.nthr);
+	struct thr *t;
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		if (S.thr[i]->tid == tid)
+			return 0;
+	if (n == SAMPLER_MAX_THREADS)
+		return -ENOSPC;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->tid = tid;
+	t->fd = -1;
+	S.thr[n] = t;
+	atomic_store_explicit(&S.nthr, n + 1, memory_order_release);
+	if (S.engine == SAMPLER_ENGINE_PERF)
+		rc = setup_perf(t);
+	else
+		rc = setup_timer(t, n);
+	if (rc) {
+		stop_clock(t);
+		S.thread_errors++;
+	}
+	return rc;
+}
+
+static void thread_gone(void *arg)
+{
+	size_t n;
+
+	(void)arg;
+	pthread_mutex_lock(&S.lock);
+	n = atomic_load(&S.nthr);
+	for (size_t i = 0; i < n; i++)
+		if (S.thr[i]->tid == my_tid)
+			stop_clock(S.thr[i]);
+	pthread_mutex_unlock(&S.lock);
+}
+
+int sampler_register_self(void)
+{
+	int rc;
+
+	if (!atomic_load(&S.running))
+		return 0;
+	unwind_init_thread();
+	pthread_mutex_lock(&S.lock);
+	rc = atomic_load(&S.running) ? register_tid(gettid_cached()) : 0;
+	pthread_mutex_unlock(&S.lock);
+	if (S.key_made)
+		pthread_setspecific(S.key, (void *)1);
+	return rc;
+}
+
+/* ---- the collector ---- */
+
+static void drain_locked(void)
+{
+	size_t n = atomic_load(&S.nthr);
+	int64_t values[2] = { 1, (int64_t)S.period_ns };
+
+	for (size_t i = 0; i < n; i++) {
+		struct thr *t = S.thr[i];
+		uint32_t tail = atomic_load_explicit(&t->tail, memory_order_relaxed);
+		uint32_t head = atomic_load_explicit(&t->head, memory_order_acquire);
+
+		for (; tail != head; tail++) {
+			struct slot *s = &t->slots[tail % SAMPLER_RING_SLOTS];
+			struct pprof_label_kv kv[SAMPLER_MAX_LABELS];
+
+			for (uint32_t j = 0; j < s->nlabels; j++)
+				kv[j] = (struct pprof_label_kv){ s->labels[j][0], s->labels[j][1], 0,
+								 NULL };
+			if (s->n && S.builder &&
+			    pprof_builder_add(S.builder, s->pcs, s->n, values, kv, s->nlabels) == 0)
+				S.samples++;
+		}
+		atomic_store_explicit(&t->tail, tail, memory_order_release);
+	}
+}
+
+static void *collector_main(void *arg)
+{
+	struct timespec ts = { 0, DRAIN_NS };
+	sigset_t all;
+
+	(void)arg;
+	sigemptyset(&all);
+	sigaddset(&all, S.signo);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	while (!atomic_load(&S.collector_stop)) {
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&S.lock);
+		drain_locked();
+		pthread_mutex_unlock(&S.lock);
+	}
+	return NULL;
+}
+
+/* ---- start and stop ---- */
+
+static int install_handler(void)
+{
+	struct sigaction sa, old;
+
+	if (S.handler_installed)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sample;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(S.signo, &sa, NULL) < 0)
+		return -errno;
+	if (sigaction(SIGIO, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+		signal(SIGIO, SIG_IGN);
+	S.handler_installed = true;
+	return 0;
+}
+
+static int register_all_tasks(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int rc = 0, first = -1;
+
+	if (!d)
+		return register_tid(gettid_cached());
+	while ((e = readdir(d))) {
+		pid_t tid = (pid_t)atoi(e->d_name);
+
+		if (tid <= 0)
+			continue;
+		rc = register_tid(tid);
+		if (first < 0)
+			first = rc;
+	}
+	closedir(d);
+	return first < 0 ? rc : first;
+}
+
+static void resolve_pthread_create(void)
+{
+	if (!real_pthread_create)
+		real_pthread_create = dlsym(RTLD_NEXT, "pthread_create");
+}
+
+int sampler_start(const struct sampler_opts *o)
+{
+	pthread_attr_t attr;
+	int rc;
+
+	if (atomic_load(&S.running))
+		return -EBUSY;
+	resolve_pthread_create();
+	S.hz = o && o->hz ? o->hz : 100;
+	if (S.hz < 1 || S.hz > 10000)
+		return -EINVAL;
+	S.signo = o && o->signo ? o->signo : SIGRTMIN + 3;
+	S.period_ns = 1000000000ull / (uint64_t)S.hz;
+	S.engine = o && o->engine ? o->engine : SAMPLER_ENGINE_PERF;
+	S.samples = S.thread_errors = 0;
+	if (!S.key_made && pthread_key_create(&S.key, thread_gone) == 0)
+		S.key_made = true;
+	rc = unwind_init();
+	if (rc)
+		return rc;
+	unwind_init_thread();
+	rc = install_handler();
+	if (rc)
+		return rc;
+	{
+		struct pprof_value_type types[] = { { "samples", "count" },
+						    { "cpu", "nanoseconds" } };
+		struct pprof_builder_opts bo = { .sample_types = types, .nsample_types = 2,
+						 .period_type = { "cpu", "nanoseconds" },
+						 .period = (int64_t)S.period_ns,
+						 .default_sample_type = "cpu" };
+
+		S.builder = pprof_builder_new(&bo);
+		if (!S.builder)
+			return -ENOMEM;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &S.t0);
+	pthread_mutex_lock(&S.lock);
+	atomic_store(&S.running, true);
+	rc = register_all_tasks();
+	if (rc && S.engine == SAMPLER_ENGINE_PERF && (!o || o->engine == SAMPLER_ENGINE_AUTO)) {
+		/* perf events refused (paranoid, seccomp, no PMU): fall back to timers */
+		for (size_t i = 0; i < atomic_load(&S.nthr); i++)
+			stop_clock(S.thr[i]);
+		for (size_t i = 0; i < atomic_load(&S.nthr); i++)
+			free(S.thr[i]);
+		atomic_store(&S.nthr, 0);
+		S.engine = SAMPLER_ENGINE_TIMER;
+		S.thread_errors = 0;
+		rc = register_all_tasks();
+	}
+	pthread_mutex_unlock(&S.lock);
+	if (rc)
+		goto err;
+	if (S.key_made)
+		pthread_setspecific(S.key, (void *)1);
+	atomic_store(&S.collector_stop, false);
+	pthread_attr_init(&attr);
+	rc = -real_pthread_create(&S.collector, &attr, collector_main, NULL);
+	pthread_attr_destroy(&attr);
+	if (rc)
+		goto err;
+	return 0;
+err:
+	{
+		struct pprof_builder *b = NULL;
+
+		sampler_stop(&b);
+		pprof_builder_free(b);
+	}
+	return rc;
+}
+
+int sampler_stop(struct pprof_builder **out)
+{
+	struct timespec t1, grace = { 0, 20000000 };
+	size_t n;
+
+	if (out)
+		*out = NULL;
+	if (!atomic_load(&S.running))
+		return -EINVAL;
+	pthread_mutex_lock(&S.lock);
+	n = atomic_load(&S.nthr);
+	for (size_t i = 0; i < n; i++)
+		stop_clock(S.thr[i]);
+	pthread_mutex_unlock(&S.lock);
+	/* let signals already queued run their handlers before the rings are read */
+	nanosleep(&grace, NULL);
+	atomic_store(&S.running, false);
+	if (S.collector) {
+		atomic_store(&S.collector_stop, true);
+		pthread_join(S.collector, NULL);
+		S.collector = 0;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	S.duration_ns = (t1.tv_sec - S.t0.tv_sec) * 1000000000ll + (t1.tv_nsec - S.t0.tv_nsec);
+	pthread_mutex_lock(&S.lock);
+	drain_locked();
+	pthread_mutex_unlock(&S.lock);
+	if (S.builder)
+		pprof_builder_set_duration(S.builder, S.duration_ns);
+	if (out)
+		*out = S.builder;
+	else
+		pprof_builder_free(S.builder);
+	S.builder = NULL;
+	return 0;
+}
+
+bool sampler_running(void)
+{
+	return atomic_load(&S.running);
+}
+
+void sampler_stats(struct sampler_stats *st)
+{
+	size_t n = atomic_load(&S.nthr);
+
+	memset(st, 0, sizeof(*st));
+	st->engine = !S.hz ? "none" : S.engine == SAMPLER_ENGINE_PERF ? "perf-task-clock" :
+		     "posix-timer";
+	st->hz = S.hz;
+	st->samples = S.samples;
+	st->threads = n;
+	st->thread_errors = S.thread_errors;
+	st->duration_ns = S.duration_ns;
+	for (size_t i = 0; i < n; i++)
+		st->dropped += atomic_load(&S.thr[i]->dropped);
+}
+
+/* ---- pthread_create: every new thread registers itself ---- */
+
+struct tramp {
+	void *(*fn)(void *);
+	void *arg;
+};
+
+static void *trampoline(void *p)
+{
+	struct tramp tr = *(struct tramp *)p;
+
+	free(p);
+	my_tid = (pid_t)syscall(SYS_gettid);
+	sampler_register_self();
+	return tr.fn(tr.arg);
+}
+
+int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+	struct tramp *tr;
+	int rc;
+
+	resolve_pthread_create();
+	if (!atomic_load(&S.running))
+		return real_pthread_create(th, attr, fn, arg);
+	tr = malloc(sizeof(*tr));
+	if (!tr)
+		return EAGAIN;
+	tr->fn = fn;
+	tr->arg = arg;
+	rc = real_pthread_create(th, attr, trampoline, tr);
+	if (rc)
+		free(tr);
+	return rc;
+}

@@ -1,0 +1,81 @@
+/*
+ * sampler — the sampling CPU profiler's engine: one CPU-time clock per thread that sends a
+ * signal to that thread every 1/hz seconds of its CPU time; the handler unwinds the
+ * interrupted stack (profiler/unwind.h) into the thread's preallocated ring; a collector
+ * thread drains the rings every 10 ms into a pprof builder.
+ *
+ * Engines, tried in order:
+ *   "perf-task-clock"  perf_event_open(PERF_COUNT_SW_TASK_CLOCK) per thread, hrtimer-driven
+ *                      (reaches 1000 Hz and more), the signal routed to the thread with
+ *                      F_SETOWN_EX(F_OWNER_TID) and F_SETSIG, as async-profiler does.
+ *   "posix-timer"      timer_create() on the thread's CPU clock with SIGEV_THREAD_ID; fires at
+ *                      most once per kernel tick (250 Hz here), so higher rates lose samples.
+ * sampler_stats() says which engine ran.
+ *
+ * Threads: every thread alive at sampler_start() (from /proc/self/task) and every thread
+ * started later through pthread_create (wrapped here) is sampled; a thread that exits stops
+ * its clock. Each thread's ring holds SAMPLER_RING_SLOTS samples of up to SAMPLER_MAX_DEPTH
+ * frames; a sample that finds its ring full is counted as dropped.
+ *
+ * Labels: prof_label_set() (include/reconperf/profiler.h) stores pointers to caller-owned
+ * strings in a per-thread slot array; the handler copies the pointers into the sample.
+ *
+ * Signals: the handler allocates nothing, takes no lock and calls only async-signal-safe
+ * code. It stays installed after sampler_stop() (a queued real-time signal must not reach
+ * the default action) and ignores signals while stopped. SIGIO, the kernel's fallback when
+ * the real-time queue is full, is ignored if it had the default action.
+ *
+ * Threading: start/stop/stats from one controlling thread; one sampler per process.
+ */
+#ifndef RECONPERF_SAMPLER_H
+#define RECONPERF_SAMPLER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SAMPLER_MAX_DEPTH 128
+#define SAMPLER_RING_SLOTS 64
+#define SAMPLER_MAX_LABELS 4
+#define SAMPLER_MAX_THREADS 4096
+
+enum sampler_engine {
+	SAMPLER_ENGINE_AUTO = 0,
+	SAMPLER_ENGINE_PERF,	/* perf_event task-clock per thread */
+	SAMPLER_ENGINE_TIMER,	/* POSIX CPU-time timer per thread */
+};
+
+struct sampler_opts {
+	int hz;				/* 1..10000; 0 = 100 */
+	enum sampler_engine engine;	/* AUTO: perf, else timer */
+	int signo;			/* 0 = SIGRTMIN + 3 */
+};
+
+struct sampler_stats {
+	const char *engine;	/* "perf-task-clock", "posix-timer" or "none" */
+	int hz;
+	uint64_t samples;	/* taken into the profile */
+	uint64_t dropped;	/* lost to a full ring */
+	uint64_t threads;	/* threads ever sampled */
+	uint64_t thread_errors;	/* threads whose clock could not be set up */
+	int64_t duration_ns;	/* wall time between start and stop */
+};
+
+struct pprof_builder;
+
+/* -EBUSY if already running; -errno when neither engine can be set up. */
+int sampler_start(const struct sampler_opts *o);
+/* Registers the calling thread (done by the pthread_create wrapper; harmless twice). */
+int sampler_register_self(void);
+/*
+ * Stops sampling, drains every ring and returns the builder holding the samples
+ * (symbolization and writing are the caller's). *out may be NULL to discard.
+ */
+int sampler_stop(struct pprof_builder **out);
+bool sampler_running(void);
+void sampler_stats(struct sampler_stats *st);
+
+/* Sets (val != NULL) or clears a label of the calling thread. key and val must outlive
+ * the profile (string literals or interned strings). Async-signal-safe. */
+void sampler_label_set(const char *key, const char *val);
+
+#endif

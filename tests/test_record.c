@@ -1,0 +1,291 @@
+/*
+ * record and convert: the real binary on the cpushare fixture (50/30/20% of its CPU time in
+ * burn_50/burn_30/burn_20 on three threads), checked with `go tool pprof -top` / `-traces`.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "profiler/pprof.h"
+#include "tests/gopprof.h"
+#include "tests/util.h"
+
+static char *fixture(const char *name)
+{
+	char *p;
+
+	cr_assert(asprintf(&p, "%s/tests/fixtures/%s", rp_build(), name) > 0);
+	if (!file_exists(p))
+		cr_assert_fail("fixture %s not built (make test-bins)", p);
+	return p;
+}
+
+static char *scratch(const char *name)
+{
+	char *d = tmpdir_new(), *p;
+
+	cr_assert(asprintf(&p, "%s/%s", d, name) > 0);
+	free(d);
+	return p;
+}
+
+static void need_go(void)
+{
+	if (!have_cmd("go"))
+		cr_skip_test("go is not installed");
+}
+
+/* Runs reconperf record on fixture with rusage of the whole tree; returns CPU seconds. */
+static double record_fixture(const char *fx, const char *out, const char *hz, const char *secs,
+			     int *status)
+{
+	char *argv[] = { (char *)rp_bin(), "record", "-o", (char *)out, "--hz", (char *)hz,
+			 "--", (char *)fx, (char *)secs, NULL };
+	struct rusage ru;
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int nul = open("/dev/null", 1);
+
+		dup2(nul, 1);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	cr_assert_eq(wait4(pid, status, 0, &ru), pid);
+	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+	       ru.ru_stime.tv_usec / 1e6;
+}
+
+static int64_t total_samples(const char *path)
+{
+	struct pprof_profile *p;
+	char err[256];
+	int64_t n = 0;
+
+	cr_assert_eq(pprof_read_file(path, &p, err, sizeof(err)), 0, "%s: %s", path, err);
+	for (size_t i = 0; i < p->nsamples; i++)
+		n += p->samples[i].values[0];
+	pprof_free(p);
+	return n;
+}
+
+static void assert_share(const char *top, const char *fn, double want_flat, double want_cum)
+{
+	double flat, cum;
+
+	cr_assert_eq(gopprof_top_row(top, fn, &flat, &cum), 0, "no row for %s in:\n%s", fn, top);
+	if (want_flat >= 0)
+		cr_assert(flat > want_flat - 3 && flat < want_flat + 3, "%s flat %.2f%%, want %.0f%%"
+			  " +-3\n%s", fn, flat, want_flat, top);
+	cr_assert(cum > want_cum - 3 && cum < want_cum + 3, "%s cum %.2f%%, want %.0f%% +-3\n%s",
+		  fn, cum, want_cum, top);
+}
+
+/* Every -traces block that contains leaf must contain each of chain, in order. */
+static void assert_traces(const char *traces, const char *leaf, const char *const *chain,
+			  size_t n)
+{
+	char *dup = strdup(traces), *save = NULL;
+	int blocks = 0;
+
+	for (char *blk = strtok_r(dup, "-", &save); blk; blk = strtok_r(NULL, "-", &save)) {
+		const char *at;
+
+		if (!(at = strstr(blk, leaf)))
+			continue;
+		blocks++;
+		for (size_t i = 0; i < n; i++) {
+			at = strstr(at, chain[i]);
+			cr_assert_not_null(at, "a stack of %s lacks %s:\n%s", leaf, chain[i], blk);
+		}
+	}
+	cr_assert_gt(blocks, 0, "no stack with %s", leaf);
+	free(dup);
+}
+
+struct fxcase {
+	char name[32];
+};
+
+ParameterizedTestParameters(record, fixture_shares_and_whole_stacks)
+{
+	static struct fxcase cases[] = { { "cpushare-fp" }, { "cpushare-nofp" } };
+
+	return cr_make_param_array(struct fxcase, cases, 2);
+}
+
+ParameterizedTest(struct fxcase *c, record, fixture_shares_and_whole_stacks, .timeout = 300)
+{
+	char *fx = fixture(c->name), *out = scratch("cpu.pb.gz");
+	struct run_result r;
+	int status;
+	double cpu;
+	int64_t n;
+	static const char *const main_chain[] = { "phase_main", "main" };
+	static const char *const b_chain[] = { "stage_b", "worker_b" };
+	static const char *const c_chain[] = { "stage_c", "worker_c" };
+
+	need_go();
+	cpu = record_fixture(fx, out, "1000", "2", &status);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+	n = total_samples(out);
+	/* every thread at the asked rate: samples >= 90% of CPU-seconds x Hz */
+	cr_assert_geq((double)n, 0.9 * cpu * 1000, "%lld samples for %.3f CPU-s at 1000 Hz",
+		      (long long)n, cpu);
+
+	cr_assert_eq(gopprof(&r, "-top -nodecount=100", out), 0, "%s", r.err);
+	assert_share(r.out, "burn_50", 50, 50);
+	assert_share(r.out, "burn_30", 30, 30);
+	assert_share(r.out, "burn_20", 20, 20);
+	assert_share(r.out, "phase_main", 0, 50);
+	assert_share(r.out, "main", -1, 50);
+	assert_share(r.out, "stage_b", 0, 30);
+	assert_share(r.out, "worker_b", 0, 30);
+	assert_share(r.out, "stage_c", 0, 20);
+	assert_share(r.out, "worker_c", 0, 20);
+	run_result_fini(&r);
+
+	cr_assert_eq(gopprof(&r, "-traces", out), 0, "%s", r.err);
+	assert_traces(r.out, "burn_50", main_chain, 2);
+	assert_traces(r.out, "burn_30", b_chain, 2);
+	assert_traces(r.out, "burn_20", c_chain, 2);
+	run_result_fini(&r);
+	free(fx);
+	free(out);
+}
+
+Test(record, timer_engine_runs_and_says_so, .timeout = 120)
+{
+	char *fx = fixture("cpushare-fp"), *out = scratch("t.pb.gz");
+	struct run_result r;
+
+	cr_assert_eq(run_sh(&r, "'%s' record --engine timer --hz 100 -o '%s' -- '%s' 0.5",
+			    rp_bin(), out, fx), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_result_fini(&r);
+	cr_assert_gt(total_samples(out), 20);
+	{
+		struct pprof_profile *p;
+		char err[256];
+
+		cr_assert_eq(pprof_read_file(out, &p, err, sizeof(err)), 0);
+		cr_assert_eq(p->ncomments, 1);
+		cr_assert(strstr(p->comments[0], "engine=posix-timer"), "%s", p->comments[0]);
+		cr_assert_eq(p->period, 10000000);
+		pprof_free(p);
+	}
+	free(fx);
+	free(out);
+}
+
+Test(record, exit_status_and_signals_pass_through_and_the_profile_is_still_written,
+     .timeout = 120)
+{
+	char *out = scratch("s.pb.gz"), *fx = fixture("cpushare-fp");
+	struct run_result r;
+
+	cr_assert_eq(run_sh(&r, "'%s' record -o '%s' -- sh -c 'exit 3'", rp_bin(), out), 0);
+	cr_assert_eq(r.status, 3, "%s", r.err);
+	run_result_fini(&r);
+	/* (dash leaves through _exit: no atexit, no profile; a program that calls exit does) */
+	cr_assert_eq(run_sh(&r, "'%s' record -o '%s' -- true", rp_bin(), out), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_result_fini(&r);
+	cr_assert(file_exists(out));
+	unlink(out);
+
+	/* SIGTERM to record goes on to the program, which writes and dies of it */
+	cr_assert_eq(run_sh(&r, "'%s' record -o '%s' -- '%s' 60 & p=$!; sleep 1; kill -TERM $p; "
+			    "wait $p", rp_bin(), out, fx), 0);
+	cr_assert_eq(r.status, 128 + SIGTERM, "status %d: %s", r.status, r.err);
+	run_result_fini(&r);
+	cr_assert(file_exists(out), "no profile after SIGTERM");
+	cr_assert_gt(total_samples(out), 10);
+	free(out);
+	free(fx);
+}
+
+Test(record, bad_usage_exits_2_with_a_message)
+{
+	struct run_result r;
+
+	cr_assert_eq(run_sh(&r, "'%s' record --hz 0 -- true", rp_bin()), 0);
+	cr_assert_eq(r.status, 2);
+	cr_assert(strstr(r.err, "'--hz'"), "%s", r.err);
+	run_result_fini(&r);
+	cr_assert_eq(run_sh(&r, "'%s' record -o x.pb.gz", rp_bin()), 0);
+	cr_assert_eq(r.status, 2);
+	cr_assert(strstr(r.err, "no command"), "%s", r.err);
+	run_result_fini(&r);
+}
+
+Test(convert, gperftools_profile_of_the_fixture_reads_in_go_pprof_with_its_functions,
+     .timeout = 300)
+{
+	char *fx = fixture("cpushare-gperf"), *legacy = scratch("g.prof"), *out = scratch("g.pb.gz");
+	struct run_result r;
+	double flat, cum;
+
+	need_go();
+	cr_assert_eq(run_sh(&r, "CPUPROFILE='%s' CPUPROFILE_FREQUENCY=1000 '%s' 1", legacy, fx), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_result_fini(&r);
+	cr_assert(file_exists(legacy));
+	cr_assert_eq(run_sh(&r, "'%s' convert '%s' -o '%s'", rp_bin(), legacy, out), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_result_fini(&r);
+	cr_assert_gt(total_samples(out), 10);
+	cr_assert_eq(gopprof(&r, "-top -nodecount=100", out), 0, "%s", r.err);
+	cr_assert_eq(gopprof_top_row(r.out, "burn_50", &flat, &cum), 0, "%s", r.out);
+	cr_assert_gt(flat, 10, "%s", r.out);
+	cr_assert_eq(gopprof_top_row(r.out, "main", &flat, &cum), 0, "%s", r.out);
+	run_result_fini(&r);
+	/* pprof in, pprof out: re-encoded and still readable */
+	cr_assert_eq(run_sh(&r, "'%s' convert '%s' -o '%s.2'", rp_bin(), out, out), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_result_fini(&r);
+	cr_assert_eq(gopprof(&r, "-top", out), 0, "%s", r.err);
+	run_result_fini(&r);
+	free(fx);
+	free(legacy);
+	free(out);
+}
+
+Test(convert, malformed_input_exits_2_naming_the_problem_and_writes_nothing)
+{
+	char *in = scratch("bad.pb"), *out = scratch("out.pb.gz");
+	struct run_result r;
+	FILE *fp = fopen(in, "w");
+
+	fputs("this is not a profile at all\n", fp);
+	fclose(fp);
+	cr_assert_eq(run_sh(&r, "'%s' convert '%s' -o '%s'", rp_bin(), in, out), 0);
+	cr_assert_eq(r.status, 2);
+	cr_assert(strstr(r.err, "not a pprof or gperftools"), "%s", r.err);
+	cr_assert_not(file_exists(out));
+	run_result_fini(&r);
+
+	/* a legacy header with a record running past the end */
+	fp = fopen(in, "w");
+	{
+		uint64_t w[] = { 0, 3, 0, 1000, 0, 1, 50, 0x401000 };
+
+		fwrite(w, sizeof(w), 1, fp);
+	}
+	fclose(fp);
+	cr_assert_eq(run_sh(&r, "'%s' convert '%s' -o '%s'", rp_bin(), in, out), 0);
+	cr_assert_eq(r.status, 2);
+	cr_assert(strstr(r.err, "record 0"), "%s", r.err);
+	cr_assert_not(file_exists(out));
+	run_result_fini(&r);
+	free(in);
+	free(out);
+}

@@ -1,0 +1,154 @@
+/* sampler: the in-process API (include/reconperf/profiler.h), threads and labels. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "reconperf/profiler.h"
+#include "profiler/pprof.h"
+#include "profiler/sampler.h"
+#include "tests/gopprof.h"
+#include "tests/util.h"
+
+static volatile uint64_t sink;
+
+static double thread_cpu(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+__attribute__((noinline)) static void spin_for(double secs)
+{
+	double end = thread_cpu() + secs;
+	uint64_t x = sink;
+
+	do {
+		for (int i = 0; i < 100000; i++)
+			x = x * 6364136223846793005ull + (uint64_t)i;
+		__asm__ volatile("" : "+r"(x));
+	} while (thread_cpu() < end);
+	sink = x;
+}
+
+__attribute__((noinline)) static void *backup_worker(void *arg)
+{
+	(void)arg;
+	prof_label_set("controller", "backup");
+	prof_label_set("phase", "reconcile");
+	spin_for(0.3);
+	prof_label_set("phase", "queue");
+	spin_for(0.1);
+	return NULL;
+}
+
+__attribute__((noinline)) static void *scaler_worker(void *arg)
+{
+	(void)arg;
+	prof_label_set("controller", "scaler");
+	prof_label_set("phase", "reconcile");
+	spin_for(0.2);
+	return NULL;
+}
+
+static char *scratch(const char *name)
+{
+	char *d = tmpdir_new(), *p;
+
+	cr_assert(asprintf(&p, "%s/%s", d, name) > 0);
+	free(d);
+	return p;
+}
+
+/* Sum of samples/count over samples whose label key equals val (or all when key NULL). */
+static int64_t count_where(const struct pprof_profile *p, const char *key, const char *val)
+{
+	int64_t n = 0;
+
+	for (size_t i = 0; i < p->nsamples; i++) {
+		const char *v = key ? pprof_sample_label(&p->samples[i], key) : NULL;
+
+		if (!key || (v && !strcmp(v, val)))
+			n += p->samples[i].values[0];
+	}
+	return n;
+}
+
+Test(sampler, threads_created_after_start_are_sampled_with_their_labels, .timeout = 120)
+{
+	struct rp_profiler_opts o = { .hz = 1000 };
+	struct rp_profiler_stats st;
+	struct pprof_profile *p;
+	pthread_t a, b;
+	char err[256], *path = scratch("cpu.pb.gz");
+	int64_t all, backup, scaler, queue;
+
+	cr_assert_eq(rp_profiler_start(&o), 0);
+	cr_assert_eq(rp_profiler_start(&o), -EBUSY);
+	cr_assert_eq(pthread_create(&a, NULL, backup_worker, NULL), 0);
+	cr_assert_eq(pthread_create(&b, NULL, scaler_worker, NULL), 0);
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	cr_assert_eq(rp_profiler_stop_write(path), 0);
+	rp_profiler_stats(&st);
+	cr_assert_str_eq(st.engine, "perf-task-clock");
+	cr_assert_eq(st.hz, 1000);
+	cr_assert_geq(st.threads, 3);
+	cr_assert_eq(st.thread_errors, 0);
+
+	cr_assert_eq(pprof_read_file(path, &p, err, sizeof(err)), 0, "%s", err);
+	all = count_where(p, NULL, NULL);
+	backup = count_where(p, "controller", "backup");
+	scaler = count_where(p, "controller", "scaler");
+	queue = count_where(p, "phase", "queue");
+	/* 0.4 + 0.2 CPU-s at 1000 Hz: allow for a loaded machine, not for missing threads */
+	cr_assert_geq(backup, 360, "backup %lld", (long long)backup);
+	cr_assert_geq(scaler, 180, "scaler %lld", (long long)scaler);
+	cr_assert_leq(backup, 440);
+	cr_assert_leq(scaler, 220);
+	cr_assert(queue >= 80 && queue <= 120, "queue %lld", (long long)queue);
+	cr_assert_geq(all, backup + scaler);
+	pprof_free(p);
+
+	if (have_cmd("go")) {
+		struct run_result r;
+		double flat, cum;
+
+		cr_assert_eq(gopprof(&r, "-top -tagfocus=controller=backup", path), 0, "%s", r.err);
+		cr_assert_eq(gopprof_top_row(r.out, "backup_worker", &flat, &cum), 0, "%s", r.out);
+		cr_assert_eq(gopprof_top_row(r.out, "scaler_worker", &flat, &cum), -1, "%s", r.out);
+		run_result_fini(&r);
+	}
+	free(path);
+}
+
+Test(sampler, timer_engine_on_request_and_no_double_stop, .timeout = 60)
+{
+	struct rp_profiler_opts o = { .hz = 200, .engine = "timer" };
+	struct rp_profiler_stats st;
+
+	cr_assert_eq(rp_profiler_start(&(struct rp_profiler_opts){ .hz = 0, .engine = "x" }),
+		     -EINVAL);
+	cr_assert_eq(rp_profiler_start(&o), 0);
+	spin_for(0.3);
+	cr_assert_eq(rp_profiler_stop(), 0);
+	cr_assert_eq(rp_profiler_stop(), -EINVAL);
+	rp_profiler_stats(&st);
+	cr_assert_str_eq(st.engine, "posix-timer");
+	/* 0.3 CPU-s at 200 Hz on one thread: 60 expected, ticks cap nothing at this rate */
+	cr_assert(st.samples >= 45 && st.samples <= 75, "samples %llu",
+		  (unsigned long long)st.samples);
+	cr_assert_eq(st.dropped, 0);
+}
+
+Test(sampler, out_of_range_rates_are_refused)
+{
+	cr_assert_eq(rp_profiler_start(&(struct rp_profiler_opts){ .hz = 20000 }), -EINVAL);
+	cr_assert_eq(rp_profiler_start(&(struct rp_profiler_opts){ .hz = -1 }), -EINVAL);
+	cr_assert_not(sampler_running());
+}

@@ -1,0 +1,193 @@
+/*
+ * reconperf record — run any dynamically linked program with the CPU sampler preloaded
+ * (libreconperf-preload.so) and write its profile when it exits.
+ */
+#include "tools/cli.h"
+#include "profiler/pprof.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+const char cmd_record_usage[] =
+	"usage: reconperf record [-o F] [--hz N] [--engine perf|timer] [--mem[=F]] -- CMD [ARGS]\n"
+	"\n"
+	"Runs CMD with reconperf's CPU sampler preloaded (LD_PRELOAD), samples every thread it\n"
+	"creates at N samples per CPU-second, and writes a gzipped pprof profile when it exits\n"
+	"(also on SIGINT/SIGTERM). Read it with 'go tool pprof -top F' or 'reconperf flame F'.\n"
+	"CMD must be dynamically linked. A child process of CMD writes F.PID.\n"
+	"Exit status: CMD's (128+N when it died of signal N); 2 for bad usage.\n"
+	"\n"
+	"  -o F               profile to write (default cpu.pb.gz)\n"
+	"  --hz N             samples per CPU-second per thread, 1..10000 (default 100)\n"
+	"  --engine E         perf (perf_event task-clock, default) or timer (POSIX CPU timers,\n"
+	"                     at most one sample per kernel tick)\n"
+	"  --mem[=F]          also the allocation profile (default mem.pb.gz)\n";
+
+/* The preload library: $RECONPERF_PRELOAD, else beside the binary, else ../lib. */
+static int find_preload(char *out, size_t len)
+{
+	const char *env = getenv("RECONPERF_PRELOAD");
+	char exe[PATH_MAX], *slash;
+	static const char *const rel[] = { "libreconperf-preload.so",
+					   "../lib/libreconperf-preload.so",
+					   "../lib/reconperf/libreconperf-preload.so" };
+	ssize_t n;
+
+	if (env && env[0]) {
+		snprintf(out, len, "%s", env);
+		return access(out, R_OK) ? -ENOENT : 0;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return -ENOENT;
+	exe[n] = 0;
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return -ENOENT;
+	slash[1] = 0;
+	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		char p[PATH_MAX];
+
+		snprintf(p, sizeof(p), "%s%s", exe, rel[i]);
+		if (realpath(p, out) && !access(out, R_OK))
+			return 0;
+	}
+	return -ENOENT;
+}
+
+static int abs_path(const char *p, char *out, size_t len)
+{
+	char cwd[PATH_MAX];
+
+	if (p[0] == '/')
+		return snprintf(out, len, "%s", p) >= (int)len ? -ENAMETOOLONG : 0;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -errno;
+	return snprintf(out, len, "%s/%s", cwd, p) >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+static volatile pid_t child;
+
+/* SIGTERM/SIGHUP sent to record go on to the program, which writes its profile and dies */
+static void forward(int sig)
+{
+	if (child > 0)
+		kill(child, sig);
+}
+
+static void summary(const char *path, double cpu_s, int hz)
+{
+	struct pprof_profile *p;
+	char err[256];
+	int64_t n = 0;
+
+	if (pprof_read_file(path, &p, err, sizeof(err))) {
+		cli_err("record", "no profile in '%s': %s", path, err);
+		return;
+	}
+	for (size_t i = 0; i < p->nsamples; i++)
+		n += p->samples[i].values[0];
+	fprintf(stderr, "reconperf: record: wrote %s: %lld samples, %.2f CPU-s of the program "
+		"(%.0f%% of CPU-s x hz)\n", path, (long long)n, cpu_s,
+		cpu_s > 0 ? 100.0 * (double)n / (cpu_s * hz) : 0.0);
+	pprof_free(p);
+}
+
+int cmd_record(int argc, char **argv)
+{
+	const char *out = "cpu.pb.gz", *mem = NULL, *engine = NULL;
+	char preload[PATH_MAX], outabs[PATH_MAX], memabs[PATH_MAX], hzs[16], *ld = NULL;
+	int hz = 100, i, status;
+	struct rusage ru;
+	pid_t pid;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-o") && i + 1 < argc) {
+			out = argv[++i];
+		} else if (!strcmp(a, "--hz") && i + 1 < argc) {
+			if (cli_int("record", "--hz", argv[++i], 1, 10000, &hz))
+				return EXIT_USAGE;
+		} else if (!strcmp(a, "--engine") && i + 1 < argc) {
+			engine = argv[++i];
+			if (strcmp(engine, "perf") && strcmp(engine, "timer")) {
+				cli_err("record", "'--engine' must be perf or timer, got '%s'", engine);
+				return EXIT_USAGE;
+			}
+		} else if (!strcmp(a, "--mem")) {
+			mem = "mem.pb.gz";
+		} else if (!strncmp(a, "--mem=", 6) && a[6]) {
+			mem = a + 6;
+		} else {
+			cli_err("record", "unknown option '%s'; see 'reconperf record --help'", a);
+			return EXIT_USAGE;
+		}
+	}
+	if (i + 1 >= argc) {
+		cli_err("record", "no command to run: 'reconperf record [options] -- CMD [ARGS]'");
+		return EXIT_USAGE;
+	}
+	if (find_preload(preload, sizeof(preload))) {
+		cli_err("record", "cannot find libreconperf-preload.so beside the reconperf binary"
+			" (set RECONPERF_PRELOAD)");
+		return EXIT_USAGE;
+	}
+	if (abs_path(out, outabs, sizeof(outabs)) || (mem && abs_path(mem, memabs, sizeof(memabs)))) {
+		cli_err("record", "output path too long");
+		return EXIT_USAGE;
+	}
+	snprintf(hzs, sizeof(hzs), "%d", hz);
+	if (getenv("LD_PRELOAD") && getenv("LD_PRELOAD")[0]) {
+		if (asprintf(&ld, "%s:%s", preload, getenv("LD_PRELOAD")) < 0)
+			return EXIT_FAIL;
+	} else {
+		ld = strdup(preload);
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		cli_err("record", "fork: %s", strerror(errno));
+		free(ld);
+		return EXIT_FAIL;
+	}
+	if (pid == 0) {
+		setenv("LD_PRELOAD", ld, 1);
+		setenv("RECONPERF_CPUPROFILE", outabs, 1);
+		setenv("RECONPERF_HZ", hzs, 1);
+		unsetenv("RECONPERF_ROOT_PID");
+		if (engine)
+			setenv("RECONPERF_ENGINE", engine, 1);
+		if (mem)
+			setenv("RECONPERF_MEMPROFILE", memabs, 1);
+		execvp(argv[i + 1], argv + i + 1);
+		fprintf(stderr, "reconperf: record: cannot run '%s': %s\n", argv[i + 1],
+			strerror(errno));
+		_exit(127);
+	}
+	free(ld);
+	child = pid;
+	signal(SIGTERM, forward);
+	signal(SIGHUP, forward);
+	/* Ctrl-C reaches the program (same process group); it writes and dies, we report */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	while (wait4(pid, &status, 0, &ru) < 0) {
+		if (errno != EINTR) {
+			cli_err("record", "wait: %s", strerror(errno));
+			return EXIT_FAIL;
+		}
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && access(outabs, F_OK))
+		return 127;
+	summary(outabs, ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+				ru.ru_stime.tv_usec / 1e6, hz);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
