@@ -46,7 +46,7 @@ struct run {
 	struct hist *lat_base;	/* reconcile times of retired instances */
 	uint64_t t_start;
 
-	/* the objects the load generator wants to exist: uid per slot, 0 = deleted */
+	/* the objects the load generator wants to exist, dense */
 	pthread_mutex_t wmu;	/* the fault scheduler picks from want too */
 	uint64_t *want;
 	size_t nwant, capwant;
@@ -377,8 +377,8 @@ static uint64_t pick_cb(void *arg, uint64_t rnd)
 	uint64_t uid = 0;
 
 	pthread_mutex_lock(&r->wmu);
-	for (int tries = 0; tries < 16 && r->nwant && !uid; tries++)
-		uid = r->want[(rnd + (uint64_t)tries * 7919) % r->nwant];
+	if (r->nwant)
+		uid = r->want[rnd % r->nwant];
 	pthread_mutex_unlock(&r->wmu);
 	return uid;
 }
@@ -499,12 +499,7 @@ static int create_one(struct run *r)
 /* Only the load generator changes want (under wmu); it may read it without the lock. */
 static uint64_t pick_wanted(struct run *r)
 {
-	for (int tries = 0; tries < 16 && r->nwant; tries++) {
-		uint64_t uid = r->want[wl_rand(&r->load_rng) % r->nwant];
-		if (uid)
-			return uid;
-	}
-	return 0;
+	return r->nwant ? r->want[wl_rand(&r->load_rng) % r->nwant] : 0;
 }
 
 static int update_one(struct run *r)
@@ -527,22 +522,22 @@ static int update_one(struct run *r)
 
 static int delete_one(struct run *r)
 {
-	size_t i;
 	struct obj o;
+	size_t i;
 	int err;
 
 	if (!r->nwant)
 		return 0;
 	i = wl_rand(&r->load_rng) % r->nwant;
-	if (!r->want[i])
-		return 0;
 	err = store_get_uid(r->store, r->want[i], &o);
-	if (err)
-		return err == -ENOENT ? 0 : err;
-	err = store_delete(r->store, o.kind, o.ns, o.name, 0);
-	obj_fini(&o);
+	if (!err) {
+		err = store_delete(r->store, o.kind, o.ns, o.name, 0);
+		obj_fini(&o);
+	}
+	/* The set stays dense (swap with the last), so every delete deletes something and the
+	 * asked delete rate is the real one. */
 	pthread_mutex_lock(&r->wmu);
-	r->want[i] = 0;
+	r->want[i] = r->want[--r->nwant];
 	pthread_mutex_unlock(&r->wmu);
 	return err == -ENOENT ? 0 : err;
 }
@@ -621,8 +616,6 @@ static void count_lost(struct run *r, struct bench_run *br)
 	for (size_t i = 0; i < r->nwant; i++) {
 		struct obj o;
 
-		if (!r->want[i])
-			continue;
 		if (store_get_uid(r->store, r->want[i], &o) != 0) {
 			br->convergence.lost_objects++;
 			continue;

@@ -28,3 +28,8 @@ fuzz: deps fuzz-build
 			grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|crash-' || true; \
 		! ls build/fuzz/crash-* >/dev/null 2>&1; \
 	done
+
+# Soak: the fault scenario for SOAK_TIME (default 5m); memory must stay flat, nothing lost.
+.PHONY: soak
+soak: deps all
+	@sh mk/soak.sh $(B)
