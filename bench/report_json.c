@@ -29,6 +29,18 @@ static bool add_num(cJSON *o, const char *k, double v)
 	return cJSON_AddNumberToObject(o, k, v) != NULL;
 }
 
+/* Adds v under k; on failure (the key copy can fail) v is freed, not leaked. */
+static bool attach(cJSON *o, const char *k, cJSON *v)
+{
+	if (!v)
+		return false;
+	if (!cJSON_AddItemToObject(o, k, v)) {
+		cJSON_Delete(v);
+		return false;
+	}
+	return true;
+}
+
 static cJSON *hist_json(const struct hist *h, bool buckets)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -72,7 +84,7 @@ static bool add_hist(cJSON *o, const char *k, const struct hist *h, bool buckets
 	if (!h)
 		return true;
 	v = hist_json(h, buckets);
-	return v && cJSON_AddItemToObject(o, k, v);
+	return attach(o, k, v);
 }
 
 static cJSON *convergence_json(const struct bench_run *r)
@@ -195,7 +207,7 @@ static cJSON *scenario_json(const struct bench_report *rep, const struct bench_r
 	ok = ok && add_num(o, "longest_running_processor_seconds", r->wq.longest_running_s);
 
 	c = ok ? convergence_json(r) : NULL;
-	ok = c && cJSON_AddItemToObject(s, "convergence", c);
+	ok = c && attach(s, "convergence", c);
 	ok = ok && faults_json(s, r);
 	ok = ok && add_num(s, "allocs_per_reconcile", r->allocs_per_reconcile);
 	ok = ok && add_num(s, "bytes_per_reconcile", r->bytes_per_reconcile);

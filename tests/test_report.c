@@ -758,3 +758,38 @@ Test(result, new_run_marks_optional_fields_unmeasured)
 	cr_assert_eq(r->reconciles, 0);
 	bench_run_free(r);
 }
+
+/* cJSON allocation hook that fails after a budget: every error path of the JSON writer. */
+static long alloc_budget;
+
+static void *failing_malloc(size_t n)
+{
+	if (alloc_budget-- <= 0)
+		return NULL;
+	return malloc(n);
+}
+
+Test(report, json_out_of_memory_at_every_allocation_fails_cleanly, .init = setup,
+     .fini = teardown)
+{
+	cJSON_Hooks hooks = { .malloc_fn = failing_malloc, .free_fn = free };
+	int rc = -ENOMEM;
+	long n;
+
+	cJSON_InitHooks(&hooks);
+	for (n = 0; rc == -ENOMEM && n < 100000; n++) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *fp = open_memstream(&buf, &len);
+
+		alloc_budget = n;
+		rc = report_write_json(fp, &rep);
+		fclose(fp);
+		if (rc == -ENOMEM)
+			cr_assert_eq(len, 0, "budget %ld: wrote %zu bytes before failing", n, len);
+		free(buf);
+	}
+	cJSON_InitHooks(NULL);
+	cr_assert_eq(rc, 0, "never succeeded");
+	cr_assert_gt(n, 100, "the report needs more than %ld allocations", n);
+}

@@ -552,3 +552,43 @@ Test(scenario, docs_list_every_key)
 	}
 	free(doc);
 }
+
+/* Mutated scenarios: any bytes in, a message with the file name or success out, no crash
+ * (under `make check` also no leak or overflow). Seeded, so a failure replays. */
+Test(scenario, mutated_input_never_crashes)
+{
+	static const char seed_yaml[] =
+		"name: fuzz\nworkload: backup\nobjects: 100\nqueue:\n  qps: 5\n  kind: priority\n"
+		"reconcile: {fail_rate: 0.1}\nfaults:\n  - type: conflict\n    p: 0.5\n"
+		"  - {type: restart, at: 2s}\nchurn:\n  updates: 10\n";
+	static const char alphabet[] = ":-{}[],#&*!|>'\"\n\t %@`?0a\\";
+	uint64_t x = 88172645463325252ull;
+	char buf[sizeof(seed_yaml) + 64], err[512];
+	int ok = 0;
+
+	for (int iter = 0; iter < 20000; iter++) {
+		size_t len = sizeof(seed_yaml) - 1;
+		struct scenario sc;
+
+		memcpy(buf, seed_yaml, len);
+		for (int m = 0; m < 1 + iter % 4; m++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			size_t pos = x % len;
+			switch ((x >> 32) % 3) {
+			case 0: buf[pos] = alphabet[(x >> 40) % (sizeof(alphabet) - 1)]; break;
+			case 1: if (len > 1) { memmove(buf + pos, buf + pos + 1, len - pos - 1); len--; } break;
+			default: if (len + 1 < sizeof(buf)) { memmove(buf + pos + 1, buf + pos, len - pos);
+				 buf[pos] = alphabet[(x >> 40) % (sizeof(alphabet) - 1)]; len++; } break;
+			}
+		}
+		err[0] = 0;
+		int rc = scenario_load_string(&sc, buf, len, "f.yaml", err, sizeof(err));
+		if (rc == 0) {
+			ok++;
+			continue;
+		}
+		cr_assert_eq(rc, -EINVAL, "rc %d for:\n%.*s", rc, (int)len, buf);
+		cr_assert(!strncmp(err, "f.yaml:", 7), "message without location: '%s'", err);
+	}
+	cr_assert(ok > 100 && ok < 20000, "%d of 20000 mutations loaded", ok);
+}
