@@ -8,10 +8,15 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "profiler/heapprof.h"
+#include "profiler/unwind.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define ALLOC_NEXT 1	/* the sanitizer owns the heap: forward to it through RTLD_NEXT */
@@ -161,6 +166,10 @@ struct alloc_slot {
 struct alloc_tls {
 	struct alloc_slot *slot;	/* NULL until the first counted call; &retired after exit */
 	int depth;			/* > 0 inside the profiler: forward only */
+	unsigned gen;			/* sample_gen the countdown was drawn for */
+	bool unwind_ready;		/* unwind_init_thread() done */
+	int64_t countdown;		/* bytes left before the next sample */
+	uint64_t rng;			/* xorshift64* state */
 };
 
 static __thread struct alloc_tls tls __attribute__((tls_model("initial-exec")));
@@ -245,8 +254,64 @@ HOOK static inline void count(size_t n)
 			 __ATOMIC_RELAXED);
 }
 
-/* After a successful allocation of n bytes at p, with some flag on. */
-HOOK static void note_alloc(void *p, size_t n)
+/* ---- sampling ---- */
+
+static uint64_t sample_rate = ALLOC_DEFAULT_RATE;
+static uint64_t sample_seed;
+static unsigned sample_gen;	/* bumped by each alloc_prof_start: threads redraw */
+
+HOOK static uint64_t splitmix(uint64_t x)
+{
+	x += 0x9E3779B97F4A7C15ull;
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+	return x ^ (x >> 31);
+}
+
+/* Bytes to the next sample: exponential with mean rate (a Poisson process over bytes). */
+HOOK static int64_t draw(void)
+{
+	uint64_t rate = __atomic_load_n(&sample_rate, __ATOMIC_RELAXED);
+	uint64_t x = tls.rng;
+	double u;
+
+	if (rate <= 1)
+		return 0;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	tls.rng = x;
+	u = (double)(((x * 0x2545F4914F6CDD1Dull) >> 11) + 1) * 0x1.0p-53;	/* (0, 1] */
+	return (int64_t)(-log(u) * (double)rate);
+}
+
+/* A sampled block: its stack, from the caller of the malloc family (ra) up. */
+HOOK __attribute__((noinline)) static void sample(void *p, size_t n, void *ra)
+{
+	uint64_t pcs[HEAPPROF_MAX_FRAMES + 8];
+	int k, i;
+
+	tls.depth++;
+	if (!tls.unwind_ready) {
+		unwind_init_thread();
+		tls.unwind_ready = true;
+	}
+	k = unwind_here(pcs, (int)(sizeof(pcs) / sizeof(pcs[0])));
+	for (i = 0; i < k && pcs[i] != (uintptr_t)ra; i++)
+		;
+	if (i == k) {	/* the caller's frame was not found: keep the whole stack */
+		i = 0;
+	} else {
+		pcs[i] -= 1;	/* the leaf is the call itself, not the return address */
+	}
+	if (k - i > HEAPPROF_MAX_FRAMES)
+		k = i + HEAPPROF_MAX_FRAMES;
+	heapprof_record(p, n, pcs + i, k - i);
+	tls.depth--;
+}
+
+/* After a successful allocation of n bytes at p, with some flag on; ra: the caller. */
+HOOK static inline void note_alloc(void *p, size_t n, void *ra)
 {
 	int f = flags();
 
@@ -254,17 +319,33 @@ HOOK static void note_alloc(void *p, size_t n)
 		return;
 	if (f & AF_COUNT)
 		count(n);
+	if (!(f & AF_SAMPLE))
+		return;
+	if (unlikely(tls.gen != __atomic_load_n(&sample_gen, __ATOMIC_RELAXED))) {
+		tls.gen = __atomic_load_n(&sample_gen, __ATOMIC_RELAXED);
+		tls.rng = splitmix(__atomic_load_n(&sample_seed, __ATOMIC_RELAXED) ^
+				   splitmix((uintptr_t)&tls)) | 1;
+		tls.countdown = draw();
+	}
+	/* Go's rule (mcache.nextSample): sample when the block reaches past the countdown. */
+	if ((int64_t)n < tls.countdown) {
+		tls.countdown -= (int64_t)n;
+		return;
+	}
+	sample(p, n, ra);
+	tls.countdown = draw();
 }
 
 /* Before p goes back to the allocator, with some flag on. */
 HOOK static inline void note_free(void *p)
 {
-	(void)p;
+	if ((flags() & AF_LIVE) && !tls.depth)
+		heapprof_forget(p);
 }
 
 /* ---- the malloc family ---- */
 
-HOOK __attribute__((noinline)) static void *malloc_slow(size_t n)
+HOOK __attribute__((noinline)) static void *malloc_slow(size_t n, void *ra)
 {
 	void *p;
 
@@ -273,14 +354,14 @@ HOOK __attribute__((noinline)) static void *malloc_slow(size_t n)
 		return boot_alloc(n);
 #endif
 	p = real_malloc(n);
-	note_alloc(p, n);
+	note_alloc(p, n, ra);
 	return p;
 }
 
 HOOK void *malloc(size_t n)
 {
 	if (unlikely(flags()))
-		return malloc_slow(n);
+		return malloc_slow(n, __builtin_return_address(0));
 	return real_malloc(n);
 }
 
@@ -301,7 +382,7 @@ HOOK void free(void *p)
 	real_free(p);
 }
 
-HOOK __attribute__((noinline)) static void *calloc_slow(size_t n, size_t m)
+HOOK __attribute__((noinline)) static void *calloc_slow(size_t n, size_t m, void *ra)
 {
 	size_t total;
 	void *p;
@@ -315,7 +396,7 @@ HOOK __attribute__((noinline)) static void *calloc_slow(size_t n, size_t m)
 		return boot_alloc(total);	/* static memory is zeroed */
 #endif
 	p = real_calloc(n, m);
-	note_alloc(p, total);
+	note_alloc(p, total, ra);
 	return p;
 }
 
@@ -330,11 +411,11 @@ HOOK void *calloc(size_t n, size_t m)
 	}
 #endif
 	if (unlikely(flags()))
-		return calloc_slow(n, m);
+		return calloc_slow(n, m, __builtin_return_address(0));
 	return real_calloc(n, m);
 }
 
-HOOK __attribute__((noinline)) static void *realloc_slow(void *p, size_t n)
+HOOK __attribute__((noinline)) static void *realloc_slow(void *p, size_t n, void *ra)
 {
 	void *q;
 
@@ -353,14 +434,14 @@ HOOK __attribute__((noinline)) static void *realloc_slow(void *p, size_t n)
 		note_free(p);	/* a realloc is a free and an allocation, as in tcmalloc */
 	q = real_realloc(p, n);
 	if (n || !p)	/* realloc(p, 0) frees; realloc(NULL, 0) is malloc(0) */
-		note_alloc(q, n);
+		note_alloc(q, n, ra);
 	return q;
 }
 
 HOOK void *realloc(void *p, size_t n)
 {
 	if (unlikely(flags()))
-		return realloc_slow(p, n);
+		return realloc_slow(p, n, __builtin_return_address(0));
 	return real_realloc(p, n);
 }
 
@@ -378,7 +459,8 @@ HOOK void *reallocarray(void *p, size_t n, size_t m)
 /* memalign, aligned_alloc, valloc, pvalloc: same shape, one slow path. */
 enum align_kind { AK_MEMALIGN, AK_ALIGNED_ALLOC, AK_VALLOC, AK_PVALLOC };
 
-HOOK __attribute__((noinline)) static void *align_slow(enum align_kind k, size_t align, size_t n)
+HOOK __attribute__((noinline)) static void *align_slow(enum align_kind k, size_t align, size_t n,
+						       void *ra)
 {
 	void *p;
 
@@ -400,35 +482,35 @@ HOOK __attribute__((noinline)) static void *align_slow(enum align_kind k, size_t
 		p = real_pvalloc(n);
 		break;
 	}
-	note_alloc(p, n);
+	note_alloc(p, n, ra);
 	return p;
 }
 
 HOOK void *memalign(size_t align, size_t n)
 {
 	if (unlikely(flags()))
-		return align_slow(AK_MEMALIGN, align, n);
+		return align_slow(AK_MEMALIGN, align, n, __builtin_return_address(0));
 	return real_memalign(align, n);
 }
 
 HOOK void *aligned_alloc(size_t align, size_t n)
 {
 	if (unlikely(flags()))
-		return align_slow(AK_ALIGNED_ALLOC, align, n);
+		return align_slow(AK_ALIGNED_ALLOC, align, n, __builtin_return_address(0));
 	return real_aligned_alloc(align, n);
 }
 
 HOOK void *valloc(size_t n)
 {
 	if (unlikely(flags()))
-		return align_slow(AK_VALLOC, 0, n);
+		return align_slow(AK_VALLOC, 0, n, __builtin_return_address(0));
 	return real_valloc(n);
 }
 
 HOOK void *pvalloc(size_t n)
 {
 	if (unlikely(flags()))
-		return align_slow(AK_PVALLOC, 0, n);
+		return align_slow(AK_PVALLOC, 0, n, __builtin_return_address(0));
 	return real_pvalloc(n);
 }
 
@@ -447,7 +529,7 @@ HOOK int posix_memalign(void **out, size_t align, size_t n)
 #endif
 	rc = real_posix_memalign(out, align, n);
 	if (unlikely(flags()) && !rc)
-		note_alloc(*out, n);
+		note_alloc(*out, n, __builtin_return_address(0));
 	return rc;
 }
 
@@ -476,6 +558,60 @@ void alloc_count_start(void)
 void alloc_count_stop(void)
 {
 	flags_set(AF_COUNT, false);
+}
+
+int alloc_prof_start(const struct alloc_prof_opts *opts)
+{
+	uint64_t rate = opts && opts->rate ? opts->rate : ALLOC_DEFAULT_RATE;
+	uint64_t seed = opts ? opts->seed : 0;
+	struct timespec ts;
+	int rc;
+
+	if (flags() & AF_SAMPLE)
+		return -EBUSY;
+	tls.depth++;
+	rc = heapprof_init();
+	tls.depth--;
+	if (rc)
+		return rc;
+	if (!seed) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		seed = splitmix((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+	}
+	__atomic_store_n(&sample_rate, rate, __ATOMIC_RELAXED);
+	__atomic_store_n(&sample_seed, seed, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&sample_gen, 1, __ATOMIC_RELAXED);
+	flags_set(AF_COUNT | AF_SAMPLE | AF_LIVE, true);
+	return 0;
+}
+
+void alloc_prof_stop(void)
+{
+	flags_set(AF_SAMPLE, false);
+}
+
+bool alloc_prof_running(void)
+{
+	return flags() & AF_SAMPLE;
+}
+
+int alloc_prof_write(const char *path)
+{
+	int rc;
+
+	tls.depth++;
+	rc = heapprof_write(path, __atomic_load_n(&sample_rate, __ATOMIC_RELAXED));
+	tls.depth--;
+	return rc;
+}
+
+void alloc_prof_reset(void)
+{
+	tls.depth++;
+	heapprof_reset();
+	tls.depth--;
+	if (!(flags() & AF_SAMPLE))
+		flags_set(AF_LIVE, false);
 }
 
 void alloc_counters_read(uint64_t *allocs, uint64_t *bytes)

@@ -1,0 +1,232 @@
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "profiler/alloc.h"
+#include "profiler/pprof.h"
+#include "tests/util.h"
+
+static void *volatile sink;
+
+enum { V_ALLOC_OBJECTS, V_ALLOC_SPACE, V_INUSE_OBJECTS, V_INUSE_SPACE };
+
+struct site_total {
+	int64_t v[4];
+	int64_t bytes_label;	/* the `bytes` label of the last sample seen */
+	size_t nsamples;
+};
+
+/* Writes the heap profile, reads it back and sums the values of samples whose leaf is fn. */
+static struct pprof_profile *profile_now(void)
+{
+	char *dir = tmpdir_new(), path[512], err[256] = "";
+	struct pprof_profile *p = NULL;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/heap.pb.gz", dir);
+	rc = alloc_prof_write(path);
+	cr_assert_eq(rc, 0, "alloc_prof_write: %d", rc);
+	rc = pprof_read_file(path, &p, err, sizeof(err));
+	cr_assert_eq(rc, 0, "read back: %s", err);
+	free(dir);
+	return p;
+}
+
+static struct site_total site(const struct pprof_profile *p, const char *fn)
+{
+	struct site_total t = { 0 };
+	const char *names[64];
+
+	for (size_t i = 0; i < p->nsamples; i++) {
+		const struct pprof_sample *s = &p->samples[i];
+		size_t n = pprof_sample_frames(p, s, names, 64, NULL, NULL);
+
+		if (n == 0 || strcmp(names[0], fn))
+			continue;
+		for (int k = 0; k < 4; k++)
+			t.v[k] += s->values[k];
+		for (size_t l = 0; l < s->nlabels; l++)
+			if (!strcmp(s->labels[l].key, "bytes"))
+				t.bytes_label = s->labels[l].num;
+		t.nsamples++;
+	}
+	return t;
+}
+
+__attribute__((noinline)) static void small_churn(int n, size_t size)
+{
+	for (int i = 0; i < n; i++) {
+		void *p = malloc(size);
+
+		sink = p;
+		free(p);
+	}
+}
+
+static void *kept[20000];
+
+__attribute__((noinline)) static void keep_blocks(int n, size_t size)
+{
+	for (int i = 0; i < n; i++)
+		kept[i] = malloc(size);
+}
+
+__attribute__((noinline)) static void grow_by_realloc(void)
+{
+	void *p = NULL;
+
+	for (size_t n = 1000; n <= 64000; n *= 2)
+		p = realloc(p, n);
+	sink = p;
+	free(p);
+}
+
+Test(heapprof, the_profile_has_go_heap_sample_types_and_period)
+{
+	struct alloc_prof_opts o = { .rate = 4096, .seed = 7 };
+	struct pprof_profile *p;
+
+	cr_assert_eq(alloc_prof_start(&o), 0);
+	cr_assert_eq(alloc_prof_start(&o), -EBUSY);
+	small_churn(1000, 64);
+	alloc_prof_stop();
+	p = profile_now();
+	cr_assert_eq(p->nsample_types, 4);
+	cr_assert_str_eq(p->sample_types[0].type, "alloc_objects");
+	cr_assert_str_eq(p->sample_types[0].unit, "count");
+	cr_assert_str_eq(p->sample_types[1].type, "alloc_space");
+	cr_assert_str_eq(p->sample_types[1].unit, "bytes");
+	cr_assert_str_eq(p->sample_types[2].type, "inuse_objects");
+	cr_assert_str_eq(p->sample_types[3].type, "inuse_space");
+	cr_assert_str_eq(p->sample_types[pprof_default_sample_index(p)].type, "inuse_space");
+	cr_assert_str_eq(p->period_type.type, "space");
+	cr_assert_str_eq(p->period_type.unit, "bytes");
+	cr_assert_eq(p->period, 4096);
+	pprof_free(p);
+}
+
+/* rate 1 samples every block: the profile must then be exact, site by site. */
+Test(heapprof, at_rate_one_every_site_is_exact_and_frees_leave_the_in_use_set)
+{
+	struct alloc_prof_opts o = { .rate = 1 };
+	struct pprof_profile *p;
+	struct site_total a, b, c;
+
+	cr_assert_eq(alloc_prof_start(&o), 0);
+	small_churn(1000, 100);
+	keep_blocks(10, 1 << 20);
+	grow_by_realloc();
+	free(kept[0]);
+	alloc_prof_stop();
+	p = profile_now();
+	a = site(p, "small_churn");
+	cr_assert_eq(a.v[V_ALLOC_OBJECTS], 1000);
+	cr_assert_eq(a.v[V_ALLOC_SPACE], 100000);
+	cr_assert_eq(a.v[V_INUSE_OBJECTS], 0);
+	cr_assert_eq(a.v[V_INUSE_SPACE], 0);
+	cr_assert_eq(a.bytes_label, 100);
+	b = site(p, "keep_blocks");
+	cr_assert_eq(b.v[V_ALLOC_OBJECTS], 10);
+	cr_assert_eq(b.v[V_ALLOC_SPACE], 10 << 20);
+	cr_assert_eq(b.v[V_INUSE_OBJECTS], 9, "in use %lld", (long long)b.v[V_INUSE_OBJECTS]);
+	cr_assert_eq(b.v[V_INUSE_SPACE], 9 << 20);
+	c = site(p, "grow_by_realloc");	/* each realloc: one allocation, the old block freed */
+	cr_assert_eq(c.v[V_ALLOC_OBJECTS], 7);
+	cr_assert_eq(c.v[V_ALLOC_SPACE], 1000 + 2000 + 4000 + 8000 + 16000 + 32000 + 64000);
+	cr_assert_eq(c.v[V_INUSE_SPACE], 0);
+	pprof_free(p);
+}
+
+static void assert_near(int64_t got, double want, double tol, const char *what)
+{
+	cr_assert(fabs((double)got - want) <= tol * want, "%s: %lld, want %.0f within %.0f%%",
+		  what, (long long)got, want, tol * 100);
+}
+
+/* Sampled: the unsampled estimates land within the tolerance the issue asks for. */
+Test(heapprof, sampled_estimates_are_within_ten_percent_of_the_true_bytes, .timeout = 120)
+{
+	struct alloc_prof_opts o = { 0 };	/* the default rate, 512 KiB */
+	struct pprof_profile *p;
+
+	cr_assert_eq(alloc_prof_start(&o), 0);
+	small_churn(2000000, 64);	/* 128 MB in 64 B blocks: ~244 samples */
+	for (int i = 0; i < 200; i++) {
+		keep_blocks(1, 1 << 20);
+		free(kept[0]);
+	}
+	alloc_prof_stop();
+	p = profile_now();
+	assert_near(site(p, "small_churn").v[V_ALLOC_SPACE], 2000000.0 * 64, 0.25, "small_churn");
+	assert_near(site(p, "keep_blocks").v[V_ALLOC_SPACE], 200.0 * (1 << 20), 0.10,
+		    "keep_blocks");
+	pprof_free(p);
+}
+
+Test(heapprof, live_blocks_are_estimated_in_use_within_fifteen_percent)
+{
+	struct alloc_prof_opts o = { .rate = 64 * 1024 };
+	struct pprof_profile *p;
+	struct site_total t;
+
+	cr_assert_eq(alloc_prof_start(&o), 0);
+	keep_blocks(16384, 4096);	/* 64 MiB live: ~993 samples */
+	small_churn(100000, 4096);
+	alloc_prof_stop();
+	p = profile_now();
+	t = site(p, "keep_blocks");
+	assert_near(t.v[V_INUSE_SPACE], 64.0 * (1 << 20), 0.15, "keep_blocks inuse_space");
+	assert_near(t.v[V_ALLOC_SPACE], 64.0 * (1 << 20), 0.15, "keep_blocks alloc_space");
+	assert_near(t.v[V_INUSE_OBJECTS], 16384, 0.15, "keep_blocks inuse_objects");
+	cr_assert_eq(site(p, "small_churn").v[V_INUSE_SPACE], 0);
+	pprof_free(p);
+}
+
+static void *thread_churn(void *arg)
+{
+	(void)arg;
+	small_churn(20000, 256);
+	return NULL;
+}
+
+Test(heapprof, threads_started_before_the_profiler_are_sampled)
+{
+	struct alloc_prof_opts o = { .rate = 1 };
+	pthread_t t[4];
+	struct pprof_profile *p;
+
+	/* Threads that allocated before: their countdown is redrawn for the new profile. */
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, thread_churn, NULL);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	cr_assert_eq(alloc_prof_start(&o), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, thread_churn, NULL);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	alloc_prof_stop();
+	p = profile_now();
+	cr_assert_eq(site(p, "small_churn").v[V_ALLOC_OBJECTS], 4 * 20000);
+	pprof_free(p);
+}
+
+Test(heapprof, reset_forgets_every_sample)
+{
+	struct alloc_prof_opts o = { .rate = 1 };
+	struct pprof_profile *p;
+
+	cr_assert_eq(alloc_prof_start(&o), 0);
+	keep_blocks(100, 100);
+	alloc_prof_stop();
+	alloc_prof_reset();
+	for (int i = 0; i < 100; i++)
+		free(kept[i]);
+	p = profile_now();
+	cr_assert_eq(site(p, "keep_blocks").nsamples, 0);
+	pprof_free(p);
+}
