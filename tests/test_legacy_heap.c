@@ -1,0 +1,113 @@
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "profiler/legacy_heap.h"
+#include "profiler/pprof.h"
+#include "tests/util.h"
+
+static const char good[] =
+	"heap profile:  16385: 67112960 [1016585: 340828160] @ heapprofile\n"
+	" 16384: 67108864 [ 16384: 67108864] @ 0x55d81e1b81f6 0x55d81e1b80ab 0x7ff79a24524a\n"
+	"     1:     4096 [     1:     4096] @ 0x7ff79a2938cc 0x55d81e1b80d7\n"
+	"     0:        0 [1000000: 64000000] @ 0x55d81e1b8236 0x55d81e1b80b7 0x7ff79a24524a\n"
+	"     0:        0 [   200: 209715200] @ 0x55d81e1b826a 0x55d81e1b80bc\n"
+	"\n"
+	"MAPPED_LIBRARIES:\n"
+	"55d81e1b7000-55d81e1b8000 r--p 00000000 00:00 10954386    /tmp/sites\n"
+	"55d81e1b8000-55d81e1b9000 r-xp 00001000 00:00 10954386    /tmp/sites\n"
+	"55d82e91c000-55d83331c000 rw-p 00000000 00:00 0           [heap]\n"
+	"7ff79a220000-7ff79a3b0000 r-xp 00026000 00:00 333210      /usr/lib/libc.so.6\n";
+
+Test(legacy_heap, detects_the_header_and_nothing_else)
+{
+	cr_assert(legacy_heap_detect(good, strlen(good)));
+	cr_assert_not(legacy_heap_detect("--- symbol\n", 11));
+	cr_assert_not(legacy_heap_detect("heap prof", 9));
+}
+
+Test(legacy_heap, an_exact_profile_keeps_every_count)
+{
+	struct pprof_builder *b = NULL;
+	char err[256];
+
+	cr_assert_eq(legacy_heap_parse(good, strlen(good), &b, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(pprof_builder_nsamples(b), 4);
+	cr_assert_eq(pprof_builder_total(b, 0), 16384 + 1 + 1000000 + 200);	/* alloc_objects */
+	cr_assert_eq(pprof_builder_total(b, 1), 67108864LL + 4096 + 64000000 + 209715200);
+	cr_assert_eq(pprof_builder_total(b, 2), 16385);				/* inuse_objects */
+	cr_assert_eq(pprof_builder_total(b, 3), 67112960);			/* inuse_space */
+	pprof_builder_free(b);
+}
+
+Test(legacy_heap, a_sampled_v2_profile_is_unsampled_like_go)
+{
+	static const char v2[] = "heap profile: 1: 64 [ 10: 640] @ heap_v2/524288\n"
+				 " 1: 64 [ 10: 640] @ 0x401000 0x402000\n";
+	struct pprof_builder *b = NULL;
+	char err[256];
+	double scale = 1 / (1 - exp(-64.0 / 524288));
+
+	cr_assert_eq(legacy_heap_parse(v2, strlen(v2), &b, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(pprof_builder_total(b, 0), llround(10 * scale));
+	cr_assert_eq(pprof_builder_total(b, 1), llround(640 * scale));
+	cr_assert_eq(pprof_builder_total(b, 3), llround(64 * scale));
+	pprof_builder_free(b);
+}
+
+Test(legacy_heap, the_profile_written_from_it_reads_back_with_the_heap_sample_types)
+{
+	struct pprof_builder *b = NULL;
+	struct pprof_profile *p = NULL;
+	char err[256], *dir = tmpdir_new(), path[512];
+
+	snprintf(path, sizeof(path), "%s/h.pb.gz", dir);
+	cr_assert_eq(legacy_heap_parse(good, strlen(good), &b, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(pprof_builder_write(b, path), 0);
+	pprof_builder_free(b);
+	cr_assert_eq(pprof_read_file(path, &p, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(p->nsample_types, 4);
+	cr_assert_str_eq(p->sample_types[3].type, "inuse_space");
+	cr_assert_str_eq(p->period_type.type, "space");
+	cr_assert_geq(p->nmappings, 2, "the executable mappings of the maps section");
+	pprof_free(p);
+	free(dir);
+}
+
+struct bad {
+	char text[160];
+	char msg[64];	/* a substring the error must contain */
+};
+
+ParameterizedTestParameters(legacy_heap, malformed_input_is_refused_naming_the_line)
+{
+	static struct bad cases[] = {
+		{ "", "empty file" },
+		{ "\n\n", "line 1: not a gperftools" },
+		{ "heap profile: 1: 2 [3: 4] @ heap/524288\n", "line 1: unsupported" },
+		{ "heap profile: 1: 2 [3: 4] @ heap_v2/0\n", "line 1: sampling rate" },
+		{ "heap profile: 1: 2 [3 4] @ heapprofile\n", "line 1: expected ':'" },
+		{ "heap profile: x: 2 [3: 4] @ heapprofile\n", "line 1: in-use objects" },
+		{ "heap profile: 1: 2 [3: 4] @ heapprofile\n 1: 2 [3: 4] @\n", "line 2: a stack" },
+		{ "heap profile: 1: 2 [3: 4] @ heapprofile\n 1: 2 [3: 4] @ 0x1 zz\n", "line 2:" },
+		{ "heap profile: 1: 2 [3: 4] @ heapprofile\n 5: 2 [3: 4] @ 0x1\n", "line 2: more" },
+		{ "heap profile: 1: 2 [3: 4] @ heapprofile\n 1: 99999999999999999999 [3: 4] @ 0x1\n",
+		  "line 2: in-use bytes: number out of range" },
+		{ "--- heapz 1 ---\n", "line 1: not a gperftools heap profile" },
+	};
+	return cr_make_param_array(struct bad, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct bad *c, legacy_heap, malformed_input_is_refused_naming_the_line)
+{
+	struct pprof_builder *b = (struct pprof_builder *)1;
+	char err[256] = "";
+	int rc = legacy_heap_parse(c->text, strlen(c->text), &b, err, sizeof(err));
+
+	cr_assert_eq(rc, -EINVAL, "'%s': rc %d", c->text, rc);
+	cr_assert_null(b);
+	cr_assert(strstr(err, c->msg), "'%s': error '%s' lacks '%s'", c->text, err, c->msg);
+}
