@@ -25,6 +25,7 @@
 /* The interposer runs before a sanitizer runtime is initialised: never instrument it. */
 #define HOOK __attribute__((no_sanitize_address, no_sanitize_thread))
 #define unlikely(x) __builtin_expect(!!(x), 0)
+#define likely(x) __builtin_expect(!!(x), 1)
 
 enum {
 	AF_BOOT = 1,	/* forwarding not resolved yet (ALLOC_NEXT builds only) */
@@ -236,7 +237,7 @@ HOOK static void slot_release(void *arg)
 }
 
 /* Counts one allocation of n bytes for this thread. Hot when counting is on. */
-HOOK static inline void count(size_t n)
+HOOK __attribute__((always_inline)) static inline void count(size_t n)
 {
 	struct alloc_slot *s = tls.slot;
 
@@ -310,30 +311,43 @@ HOOK __attribute__((noinline)) static void sample(void *p, size_t n, void *ra)
 	tls.depth--;
 }
 
-/* After a successful allocation of n bytes at p, with some flag on; ra: the caller. */
-HOOK static inline void note_alloc(void *p, size_t n, void *ra)
+/* First sample-path call of a thread in this profile: seed its generator, draw. */
+HOOK __attribute__((noinline)) static void countdown_start(void)
+{
+	tls.gen = __atomic_load_n(&sample_gen, __ATOMIC_RELAXED);
+	tls.rng = splitmix(__atomic_load_n(&sample_seed, __ATOMIC_RELAXED) ^
+			   splitmix((uintptr_t)&tls)) | 1;
+	tls.countdown = draw();
+}
+
+/* The countdown ran out: record the block, draw the next distance. */
+HOOK __attribute__((noinline)) static void sample_and_redraw(void *p, size_t n, void *ra)
+{
+	sample(p, n, ra);
+	tls.countdown = draw();
+}
+
+/*
+ * After a successful allocation of n bytes at p, with some flag on; ra: the caller.
+ * Hot path when counting or sampling: inlined, every rare case out of line.
+ */
+HOOK __attribute__((always_inline)) static inline void note_alloc(void *p, size_t n, void *ra)
 {
 	int f = flags();
 
-	if (!p || tls.depth)
+	if (unlikely(!p || tls.depth))
 		return;
 	if (f & AF_COUNT)
 		count(n);
 	if (!(f & AF_SAMPLE))
 		return;
-	if (unlikely(tls.gen != __atomic_load_n(&sample_gen, __ATOMIC_RELAXED))) {
-		tls.gen = __atomic_load_n(&sample_gen, __ATOMIC_RELAXED);
-		tls.rng = splitmix(__atomic_load_n(&sample_seed, __ATOMIC_RELAXED) ^
-				   splitmix((uintptr_t)&tls)) | 1;
-		tls.countdown = draw();
-	}
+	if (unlikely(tls.gen != __atomic_load_n(&sample_gen, __ATOMIC_RELAXED)))
+		countdown_start();
 	/* Go's rule (mcache.nextSample): sample when the block reaches past the countdown. */
-	if ((int64_t)n < tls.countdown) {
+	if (likely((int64_t)n < tls.countdown))
 		tls.countdown -= (int64_t)n;
-		return;
-	}
-	sample(p, n, ra);
-	tls.countdown = draw();
+	else
+		sample_and_redraw(p, n, ra);
 }
 
 /* Before p goes back to the allocator, with some flag on. */

@@ -7,8 +7,9 @@
  * Invariants: a bucket is never freed before heapprof_reset(), so a live block may point at
  * it without a reference count; frees of a bucket are counted with atomics, allocations under
  * the bucket lock. The live set is 64 lock stripes of chained hashes, fronted by a counting
- * filter of 2^18 one-byte counters (saturating), so a free of an unsampled block costs one
- * load and, rarely, a stripe lookup. Lock order: never two of these locks at once.
+ * filter of 2^16 one-byte counters (saturating; 64 KiB, so it stays in cache), so a free of
+ * an unsampled block costs one load and, rarely, a stripe lookup. Lock order: never two of
+ * these locks at once.
  *
  * Threading: any thread, concurrently. Fork: heapprof_atfork_* hold every lock across fork().
  */
@@ -26,7 +27,7 @@ int heapprof_init(void);	/* idempotent; -ENOMEM */
 void heapprof_record(void *p, size_t n, const uint64_t *pcs, int npcs);
 
 extern uint8_t heapprof_filter[];
-#define HEAPPROF_FILTER_BITS 18
+#define HEAPPROF_FILTER_BITS 16
 
 static inline size_t heapprof_filter_slot(const void *p)
 {
