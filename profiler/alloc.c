@@ -168,7 +168,6 @@ struct alloc_tls {
 	struct alloc_slot *slot;	/* NULL until the first counted call; &retired after exit */
 	int depth;			/* > 0 inside the profiler: forward only */
 	unsigned gen;			/* sample_gen the countdown was drawn for */
-	bool unwind_ready;		/* unwind_init_thread() done */
 	int64_t countdown;		/* bytes left before the next sample */
 	uint64_t rng;			/* xorshift64* state */
 };
@@ -292,11 +291,12 @@ HOOK __attribute__((noinline)) static void sample(void *p, size_t n, void *ra)
 	uint64_t pcs[HEAPPROF_MAX_FRAMES + 8];
 	int k, i;
 
+	/*
+	 * No unwind_init_thread() here: it calls pthread_getattr_np, which holds the thread's
+	 * lock while it calls realloc — a sample taken there deadlocked. unwind_here() works
+	 * without it (its first libunwind walk may allocate: the depth guard forwards that).
+	 */
 	tls.depth++;
-	if (!tls.unwind_ready) {
-		unwind_init_thread();
-		tls.unwind_ready = true;
-	}
 	k = unwind_here(pcs, (int)(sizeof(pcs) / sizeof(pcs[0])));
 	for (i = 0; i < k && pcs[i] != (uintptr_t)ra; i++)
 		;
@@ -585,6 +585,10 @@ int alloc_prof_start(const struct alloc_prof_opts *opts)
 		return -EBUSY;
 	tls.depth++;
 	rc = heapprof_init();
+	if (!rc)
+		rc = unwind_init();
+	if (!rc)
+		unwind_init_thread();	/* the starting thread; others are unwound without it */
 	tls.depth--;
 	if (rc)
 		return rc;

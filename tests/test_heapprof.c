@@ -230,3 +230,28 @@ Test(heapprof, reset_forgets_every_sample)
 	cr_assert_eq(site(p, "keep_blocks").nsamples, 0);
 	pprof_free(p);
 }
+
+static void *getattr_thread(void *arg)
+{
+	pthread_attr_t a;
+
+	(void)arg;
+	/* glibc calls realloc while holding this thread's lock: a sample must not retake it. */
+	if (pthread_getattr_np(pthread_self(), &a) == 0)
+		pthread_attr_destroy(&a);
+	small_churn(100, 32);
+	return NULL;
+}
+
+Test(heapprof, a_sample_inside_pthread_getattr_np_does_not_deadlock, .timeout = 60)
+{
+	struct alloc_prof_opts o = { .rate = 1 };
+	pthread_t t;
+
+	cr_assert_eq(alloc_prof_start(&o), 0);
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(pthread_create(&t, NULL, getattr_thread, NULL), 0);
+		pthread_join(t, NULL);
+	}
+	alloc_prof_stop();
+}
