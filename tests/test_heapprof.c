@@ -255,3 +255,89 @@ Test(heapprof, a_sample_inside_pthread_getattr_np_does_not_deadlock, .timeout = 
 	}
 	alloc_prof_stop();
 }
+
+/* ---- `reconperf record --mem` on the fixture, read by go tool pprof ---- */
+
+/* Bytes go tool pprof -top gives fn (flat) in sample index idx, or -1 when not listed. */
+static double pprof_top_bytes(const char *profile, const char *idx, const char *fn)
+{
+	struct run_result r;
+	double v = -1;
+	char *line;
+
+	cr_assert_eq(run_sh(&r, "go tool pprof -sample_index=%s -top -unit=B '%s' 2>&1", idx,
+			    profile), 0);
+	cr_assert_eq(r.status, 0, "go tool pprof: %s", r.out);
+	for (line = strtok(r.out, "\n"); line; line = strtok(NULL, "\n")) {
+		char name[128];
+		double flat;
+
+		if (sscanf(line, " %lfB %*s %*s %*s %*s %127s", &flat, name) == 2 &&
+		    !strcmp(name, fn))
+			v = flat;
+		else if (sscanf(line, " 0 %*s %*s %*s %*s %127s", name) == 1 && !strcmp(name, fn))
+			v = 0;
+	}
+	run_result_fini(&r);
+	return v;
+}
+
+static char *record_fixture(const char *rate)
+{
+	char *dir = tmpdir_new(), *path = NULL;
+	struct run_result r;
+
+	if (!have_cmd("go"))
+		cr_skip_test("go (golang-go) is needed for go tool pprof");
+	cr_assert(asprintf(&path, "%s/mem.pb.gz", dir) > 0);
+	cr_assert_eq(run_sh(&r, "'%s' record --mem %s%s -o '%s' -- '%s/tests/fixtures/alloc_sites'",
+			    rp_bin(), rate ? "--mem-rate " : "", rate ? rate : "", path,
+			    rp_build()), 0);
+	cr_assert_eq(r.status, 0, "record: %s", r.err);
+	cr_assert(strstr(r.err, "MiB allocated"), "record's summary: %s", r.err);
+	run_result_fini(&r);
+	free(dir);
+	return path;
+}
+
+static void assert_site(const char *profile, const char *idx, const char *fn, double want,
+			double tol)
+{
+	double got = pprof_top_bytes(profile, idx, fn);
+
+	cr_assert_geq(got, 0, "%s not in the %s profile", fn, idx);
+	cr_assert(fabs(got - want) <= tol * want, "%s %s: %.0f bytes, true %.0f (tolerance %.0f%%)",
+		  fn, idx, got, want, tol * 100);
+}
+
+#define CHURN_SMALL (10000000.0 * 64)
+#define CHURN_LARGE (200.0 * (1 << 20))
+#define KEEP_LIVE (16384.0 * 4096)
+
+/* At the default rate (512 KiB): ~1220 and ~173 samples, so 10% is > 3 standard deviations. */
+Test(heapprof, record_mem_at_the_default_rate_gets_alloc_space_per_site_within_ten_percent,
+     .timeout = 300)
+{
+	char *f = record_fixture(NULL);
+
+	assert_site(f, "alloc_space", "churn_small", CHURN_SMALL, 0.10);
+	assert_site(f, "alloc_space", "churn_large", CHURN_LARGE, 0.10);
+	cr_assert_eq(pprof_top_bytes(f, "inuse_space", "churn_small"), -1, "freed: not in use");
+	free(f);
+}
+
+/*
+ * The live site has ~128 samples at 512 KiB (9% standard deviation): at 64 KiB it has ~990
+ * (3%), which makes the 15% bound a test of the estimator rather than of luck.
+ */
+Test(heapprof, record_mem_gets_the_live_site_in_use_within_fifteen_percent, .timeout = 300)
+{
+	char *f = record_fixture("64KiB");
+
+	assert_site(f, "inuse_space", "keep_live", KEEP_LIVE, 0.15);
+	assert_site(f, "alloc_space", "keep_live", KEEP_LIVE, 0.15);
+	assert_site(f, "alloc_space", "churn_small", CHURN_SMALL, 0.10);
+	assert_site(f, "alloc_space", "churn_large", CHURN_LARGE, 0.10);
+	cr_assert_eq(pprof_top_bytes(f, "inuse_space", "churn_large"), -1, "freed: not in use");
+	free(f);
+}

@@ -6,6 +6,8 @@
 #include "profiler/pprof.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,7 +18,8 @@
 #include <unistd.h>
 
 const char cmd_record_usage[] =
-	"usage: reconperf record [-o F] [--hz N] [--engine perf|timer] [--mem[=F]] -- CMD [ARGS]\n"
+	"usage: reconperf record [-o F] [--hz N] [--engine perf|timer] [--mem[=F]] [--mem-rate SIZE]\n"
+	"                        -- CMD [ARGS]\n"
 	"\n"
 	"Runs CMD with reconperf's CPU sampler preloaded (LD_PRELOAD), samples every thread it\n"
 	"creates at N samples per CPU-second, and writes a gzipped pprof profile when it exits\n"
@@ -28,7 +31,11 @@ const char cmd_record_usage[] =
 	"  --hz N             samples per CPU-second per thread, 1..10000 (default 100)\n"
 	"  --engine E         perf (perf_event task-clock, default) or timer (POSIX CPU timers,\n"
 	"                     at most one sample per kernel tick)\n"
-	"  --mem[=F]          also the allocation profile (default mem.pb.gz)\n";
+	"  --mem              the heap profile instead of the CPU profile, to -o F (default\n"
+	"                     mem.pb.gz): alloc_space, alloc_objects, inuse_space, inuse_objects\n"
+	"  --mem=F            the heap profile to F as well as the CPU profile to -o\n"
+	"  --mem-rate SIZE    mean bytes between heap samples, e.g. 64KiB (default 512KiB;\n"
+	"                     1 records every allocation)\n";
 
 /* The preload library: $RECONPERF_PRELOAD, else beside the binary, else ../lib. */
 static int find_preload(char *out, size_t len)
@@ -100,11 +107,36 @@ static void summary(const char *path, double cpu_s, int hz)
 	pprof_free(p);
 }
 
+static void mem_summary(const char *path)
+{
+	struct pprof_profile *p;
+	char err[256];
+	int64_t alloc = 0, inuse = 0;
+	int ia, ii;
+
+	if (pprof_read_file(path, &p, err, sizeof(err))) {
+		cli_err("record", "no heap profile in '%s': %s", path, err);
+		return;
+	}
+	ia = pprof_sample_type_index(p, "alloc_space");
+	ii = pprof_sample_type_index(p, "inuse_space");
+	for (size_t i = 0; ia >= 0 && ii >= 0 && i < p->nsamples; i++) {
+		alloc += p->samples[i].values[ia];
+		inuse += p->samples[i].values[ii];
+	}
+	fprintf(stderr, "reconperf: record: wrote %s: %.1f MiB allocated, %.1f MiB in use at exit "
+		"(estimated from samples every %lld bytes)\n", path, alloc / 1048576.0,
+		inuse / 1048576.0, (long long)p->period);
+	pprof_free(p);
+}
+
 int cmd_record(int argc, char **argv)
 {
-	const char *out = "cpu.pb.gz", *mem = NULL, *engine = NULL;
-	char preload[PATH_MAX], outabs[PATH_MAX], memabs[PATH_MAX], hzs[16], *ld = NULL;
+	const char *out = NULL, *mem = NULL, *engine = NULL;
+	char preload[PATH_MAX], outabs[PATH_MAX], memabs[PATH_MAX], hzs[16], rates[32], *ld = NULL;
 	int hz = 100, i, status;
+	bool mem_only = false;
+	uint64_t mem_rate = 0;
 	struct rusage ru;
 	pid_t pid;
 
@@ -123,9 +155,16 @@ int cmd_record(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 		} else if (!strcmp(a, "--mem")) {
-			mem = "mem.pb.gz";
+			mem_only = true;
 		} else if (!strncmp(a, "--mem=", 6) && a[6]) {
 			mem = a + 6;
+		} else if (!strcmp(a, "--mem-rate") && i + 1 < argc) {
+			if (cli_size("record", "--mem-rate", argv[++i], &mem_rate))
+				return EXIT_USAGE;
+			if (mem_rate < 1 || mem_rate > (UINT64_C(1) << 40)) {
+				cli_err("record", "'--mem-rate' must be 1B..1TiB, got '%s'", argv[i]);
+				return EXIT_USAGE;
+			}
 		} else {
 			cli_err("record", "unknown option '%s'; see 'reconperf record --help'", a);
 			return EXIT_USAGE;
@@ -140,7 +179,14 @@ int cmd_record(int argc, char **argv)
 			" (set RECONPERF_PRELOAD)");
 		return EXIT_USAGE;
 	}
-	if (abs_path(out, outabs, sizeof(outabs)) || (mem && abs_path(mem, memabs, sizeof(memabs)))) {
+	if (mem_only) {		/* the heap profile alone, where -o says */
+		mem = out ? out : "mem.pb.gz";
+		out = NULL;
+	} else if (!out) {
+		out = "cpu.pb.gz";
+	}
+	if ((out && abs_path(out, outabs, sizeof(outabs))) ||
+	    (mem && abs_path(mem, memabs, sizeof(memabs)))) {
 		cli_err("record", "output path too long");
 		return EXIT_USAGE;
 	}
@@ -160,13 +206,20 @@ int cmd_record(int argc, char **argv)
 	}
 	if (pid == 0) {
 		setenv("LD_PRELOAD", ld, 1);
-		setenv("RECONPERF_CPUPROFILE", outabs, 1);
+		if (out)
+			setenv("RECONPERF_CPUPROFILE", outabs, 1);
+		else
+			unsetenv("RECONPERF_CPUPROFILE");
 		setenv("RECONPERF_HZ", hzs, 1);
 		unsetenv("RECONPERF_ROOT_PID");
 		if (engine)
 			setenv("RECONPERF_ENGINE", engine, 1);
 		if (mem)
 			setenv("RECONPERF_MEMPROFILE", memabs, 1);
+		if (mem_rate) {
+			snprintf(rates, sizeof(rates), "%llu", (unsigned long long)mem_rate);
+			setenv("RECONPERF_MEMPROFILE_RATE", rates, 1);
+		}
 		execvp(argv[i + 1], argv + i + 1);
 		fprintf(stderr, "reconperf: record: cannot run '%s': %s\n", argv[i + 1],
 			strerror(errno));
@@ -185,9 +238,13 @@ int cmd_record(int argc, char **argv)
 			return EXIT_FAIL;
 		}
 	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && access(outabs, F_OK))
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127 &&
+	    access(out ? outabs : memabs, F_OK))
 		return 127;
-	summary(outabs, ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
-				ru.ru_stime.tv_usec / 1e6, hz);
+	if (out)
+		summary(outabs, ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+					ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6, hz);
+	if (mem)
+		mem_summary(memabs);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
