@@ -195,6 +195,30 @@ static int maps_line(struct parser *ps, struct pprof_builder *b)
 	return pprof_builder_add_mapping(b, start, end, off, path, NULL);
 }
 
+/*
+ * Names the addresses from the binaries the maps text lists, when they are still on disk;
+ * otherwise keeps the executable mappings so the addresses at least point at their files.
+ */
+static int symbolize(struct parser *ps, struct pprof_builder *b, const char *maps, size_t len)
+{
+	char *text = strndup(maps, len), *line, *save = NULL;
+	int rc;
+
+	if (!text)
+		return -ENOMEM;
+	rc = pprof_builder_symbolize_maps(b, text);
+	if (rc == -ENOENT) {
+		rc = 0;
+		for (line = strtok_r(text, "\n", &save); line && !rc;
+		     line = strtok_r(NULL, "\n", &save)) {
+			ps->p = ps->start = line;
+			rc = maps_line(ps, b);
+		}
+	}
+	free(text);
+	return rc;
+}
+
 int legacy_heap_parse(const char *buf, size_t len, struct pprof_builder **out, char *err,
 		      size_t errlen)
 {
@@ -206,7 +230,7 @@ int legacy_heap_parse(const char *buf, size_t len, struct pprof_builder **out, c
 	};
 	struct pprof_builder *b = NULL;
 	const char *s = buf, *e = buf + len;
-	bool maps = false;
+	const char *maps = NULL;
 	uint64_t rate = 0, tot[4];
 	char *line = NULL;
 	int rc = 0;
@@ -251,11 +275,13 @@ int legacy_heap_parse(const char *buf, size_t len, struct pprof_builder **out, c
 		if (!*ps.p)
 			continue;
 		if (!strcmp(ps.p, "MAPPED_LIBRARIES:")) {
-			maps = true;
-			continue;
+			maps = s;	/* the rest is a copy of /proc/PID/maps */
+			break;
 		}
-		rc = maps ? maps_line(&ps, b) : stack_line(&ps, b, rate);
+		rc = stack_line(&ps, b, rate);
 	}
+	if (!rc && b && maps)
+		rc = symbolize(&ps, b, maps, e - maps);
 	free(line);
 	if (!rc && !b) {
 		snprintf(err, errlen, "empty file");

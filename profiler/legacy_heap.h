@@ -15,8 +15,9 @@
  * kinds (the old "heap/RATE" sampling) are refused with a message naming the line.
  *
  * The builder gets the sample types of a Go heap profile (alloc_objects, alloc_space,
- * inuse_objects, inuse_space) and one mapping per executable line of the maps section;
- * the caller symbolizes (the profiled process is gone: from the mapped files) and writes.
+ * inuse_objects, inuse_space); its addresses are named from the binaries of the maps section
+ * when they are still on disk (pprof_builder_symbolize_maps), else they keep one mapping per
+ * executable file line. The caller writes it.
  */
 #ifndef RECONPERF_LEGACY_HEAP_H
 #define RECONPERF_LEGACY_HEAP_H

@@ -111,3 +111,74 @@ ParameterizedTest(struct bad *c, legacy_heap, malformed_input_is_refused_naming_
 	cr_assert_null(b);
 	cr_assert(strstr(err, c->msg), "'%s': error '%s' lacks '%s'", c->text, err, c->msg);
 }
+
+/* The real thing: gperftools' heap profiler on the fixture, converted, read by go tool pprof. */
+static double top_bytes(const char *profile, const char *idx, const char *fn)
+{
+	struct run_result r;
+	double v = -1;
+	char *line;
+
+	cr_assert_eq(run_sh(&r, "go tool pprof -sample_index=%s -top -unit=B '%s' 2>&1", idx,
+			    profile), 0);
+	cr_assert_eq(r.status, 0, "go tool pprof: %s", r.out);
+	for (line = strtok(r.out, "\n"); line; line = strtok(NULL, "\n")) {
+		char name[128];
+		double flat;
+
+		if (sscanf(line, " %lfB %*s %*s %*s %*s %127s", &flat, name) == 2 &&
+		    !strcmp(name, fn))
+			v = flat;
+	}
+	run_result_fini(&r);
+	return v;
+}
+
+Test(legacy_heap, convert_turns_a_gperftools_heap_profile_into_exact_per_site_bytes,
+     .timeout = 300)
+{
+	const char *tc = "/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4";
+	char *dir = tmpdir_new(), out[512];
+	struct run_result r;
+
+	if (!file_exists(tc))
+		cr_skip_test("%s is not installed (libgoogle-perftools-dev)", tc);
+	if (!have_cmd("go"))
+		cr_skip_test("go (golang-go) is needed for go tool pprof");
+	cr_assert_eq(run_sh(&r, "cd '%s' && LD_PRELOAD=%s HEAPPROFILE='%s/gp' "
+			    "'%s/tests/fixtures/alloc_sites' 100000 >/dev/null 2>&1 && ls gp.*.heap",
+			    dir, tc, dir, rp_build()), 0);
+	cr_assert_eq(r.status, 0, "the fixture under gperftools: %s", r.out);
+	snprintf(out, sizeof(out), "%s/gp.pb.gz", dir);
+	{
+		struct run_result c;
+		char *heap = strtok(r.out, "\n");
+
+		cr_assert_eq(run_sh(&c, "cd '%s' && '%s' convert '%s' -o '%s'", dir, rp_bin(), heap,
+				    out), 0);
+		cr_assert_eq(c.status, 0, "convert: %s", c.err);
+		run_result_fini(&c);
+	}
+	run_result_fini(&r);
+	/* HEAPPROFILE records every allocation: the figures are exact. */
+	cr_assert_eq(top_bytes(out, "alloc_space", "churn_small"), 100000.0 * 64);
+	cr_assert_eq(top_bytes(out, "alloc_space", "churn_large"), 200.0 * (1 << 20));
+	cr_assert_eq(top_bytes(out, "inuse_space", "keep_live"), 16384.0 * 4096);
+	free(dir);
+}
+
+Test(legacy_heap, convert_names_a_bad_heap_profile_line_and_exits_2)
+{
+	char *dir = tmpdir_new(), out[512];
+	struct run_result r;
+
+	snprintf(out, sizeof(out), "%s/o.pb.gz", dir);
+	cr_assert_eq(run_sh(&r, "cd '%s' && printf 'heap profile: 1: 2 [3: 4] @ heapprofile\\n"
+			    " 1: 2 [x: 4] @ 0x1\\n' > bad.heap && '%s' convert bad.heap -o o.pb.gz",
+			    dir, rp_bin()), 0);
+	cr_assert_eq(r.status, 2);
+	cr_assert(strstr(r.err, "line 2: allocated objects"), "%s", r.err);
+	cr_assert_not(file_exists(out), "nothing half-written");
+	run_result_fini(&r);
+	free(dir);
+}

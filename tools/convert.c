@@ -1,6 +1,7 @@
 /* reconperf convert — profiles from other formats into gzipped pprof. */
 #include "tools/cli.h"
 #include "profiler/gperf.h"
+#include "profiler/legacy_heap.h"
 #include "profiler/pprof.h"
 
 #include <errno.h>
@@ -14,6 +15,9 @@ const char cmd_convert_usage[] =
 	"Converts a profile into a gzipped pprof file, told apart by content:\n"
 	"  - gperftools' legacy CPU profile (CPUPROFILE=..., ProfilerStart; 32- or 64-bit);\n"
 	"    functions are named from the binaries its memory map names, if still on disk\n"
+	"  - gperftools' legacy heap profile (HEAPPROFILE=..., HeapProfilerDump; text): the\n"
+	"    sample types of a Go heap profile (alloc_objects, alloc_space, inuse_objects,\n"
+	"    inuse_space), named the same way\n"
 	"  - pprof (gzipped or not): validated and re-encoded\n"
 	"\n"
 	"  -o OUT   output file, written whole or not at all ('-' for stdout)\n"
@@ -90,13 +94,20 @@ int cmd_convert(int argc, char **argv)
 			rc = pprof_builder_write(b, out);
 			snprintf(err, sizeof(err), "%s", strerror(-rc));
 		}
+	} else if (legacy_heap_detect(buf, len)) {
+		rc = legacy_heap_parse(buf, len, &b, err, sizeof(err));
+		if (!rc) {
+			pprof_builder_add_comment(b, "converted from a gperftools heap profile");
+			rc = pprof_builder_write(b, out);
+			snprintf(err, sizeof(err), "%s", strerror(-rc));
+		}
 	} else {
 		rc = pprof_read_mem(buf, len, &p, err, sizeof(err));
 		if (!rc) {
 			rc = pprof_write_profile(p, out);
 			snprintf(err, sizeof(err), "%s", strerror(-rc));
 		} else if (rc == -EINVAL && strstr(err, "not a pprof")) {
-			snprintf(err, sizeof(err), "not a pprof or gperftools CPU profile");
+			snprintf(err, sizeof(err), "not a pprof or gperftools CPU or heap profile");
 		}
 	}
 	free(buf);
