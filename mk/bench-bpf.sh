@@ -1,8 +1,8 @@
 #!/bin/sh
 # Measures what eBPF probing costs: the time per call of a fixture function with and without
 # `reconperf probe` attached (same run, interleaved, medians of 5), for a function whose
-# first instruction the kernel emulates (push %rbp) and one it must single-step (lea); and,
-# when `reconperf bench --probe` exists, the bench's throughput with and without --probe.
+# first instruction the kernel emulates (push %rbp) and one it must single-step (lea); and
+# the bench's throughput with and without its USDT reconcile probes timed by the kernel.
 # Rewrites the "bpf" section of docs/performance.md. usage: mk/bench-bpf.sh B  (needs root)
 set -eu
 B=${1:-build}
@@ -28,18 +28,28 @@ diff_ns() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", a - b }'; }
 plain=$(med plain); probed=$(med probed); plain_ss=$(med plain_ss); probed_ss=$(med probed_ss)
 offcpu=$(med offcpu)
 
-bench_rows="Bench throughput with \`--probe\`: not measured, \`reconperf bench --probe\` is not built yet."
-if "$rp" bench --help 2>/dev/null | grep -q -- '--probe'; then
+bench_rows="Bench throughput with probes: not measured, \`reconperf bench\` is not built."
+if "$rp" bench --help >/dev/null 2>&1; then
+	# The bench's reconciles carry USDT probes (include/reconperf/usdt.h); timing them from
+	# outside with probe --usdt costs what \`bench --probe\` costs: two uprobes a reconcile.
+	bj=$(mktemp)
 	for i in 1 2 3 4 5; do
-		echo "bench $("$rp" bench --format json 2>/dev/null | jq '.scenarios[0].reconcile.per_second')"
-		echo "bench_probe $("$rp" bench --probe --format json 2>/dev/null |
-			jq '.scenarios[0].reconcile.per_second')"
+		"$rp" bench -q --seed 1 --format json -o "$bj" >/dev/null 2>&1
+		echo "bench $(jq '.scenarios[0].reconcile.per_second' "$bj")"
+		echo "cpu $(jq '.scenarios[0] | .cpu_ns / .reconcile.count' "$bj")"
+		"$rp" probe --usdt reconperf:reconcile_start:reconcile_end -- \
+			"$rp" bench -q --seed 1 --format json -o "$bj" >/dev/null 2>&1
+		echo "bench_probe $(jq '.scenarios[0].reconcile.per_second' "$bj")"
+		echo "cpu_probe $(jq '.scenarios[0] | .cpu_ns / .reconcile.count' "$bj")"
 	done >> "$runs"
-	b0=$(med bench); b1=$(med bench_probe)
-	bench_rows="| bench run (default scenario) | reconciles/s (median) |
-|---|---|
-| \`reconperf bench\` | $b0 |
-| the same with \`--probe\` (USDT start+end on every reconcile) | $b1 ($(awk -v a="$b1" -v b="$b0" 'BEGIN { printf "%+.1f%%", (a / b - 1) * 100 }')) |"
+	rm -f "$bj"
+	b0=$(med bench); b1=$(med bench_probe); c0=$(med cpu); c1=$(med cpu_probe)
+	pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f%%", (a / b - 1) * 100 }'; }
+	r0() { awk -v a="$1" 'BEGIN { printf "%.0f", a }'; }
+	bench_rows="| bench run (default scenario, \`--seed 1\`), medians of 5 | reconciles/s | process CPU ns per reconcile |
+|---|---|---|
+| \`reconperf bench\` | $(r0 "$b0") | $(r0 "$c0") |
+| under \`reconperf probe --usdt reconperf:reconcile_start:reconcile_end\` | $(r0 "$b1") ($(pct "$b1" "$b0")) | $(r0 "$c1") ($(pct "$c1" "$c0")) |"
 fi
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 sh mk/perfdoc.sh bpf <<DOC

@@ -377,3 +377,28 @@ Test(bpf_probe, probes_a_library_of_a_running_process_and_reports_each_interval)
 	run_result_fini(&r);
 	free(dir);
 }
+
+Test(bpf_probe, times_usdt_start_end_pairs_exactly)
+{
+	struct run_result r;
+	char *dir, out[4200];
+
+	need_bpf();
+	dir = tmpdir_new();
+	snprintf(out, sizeof(out), "%s/p.json", dir);
+	run_sh(&r, T_PROBE " --usdt reconperf:reconcile_start:reconcile_end --format json -o %s "
+		   "-- %s usdt 30 2000", rp_bin(), out, fixture);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cJSON *root = load_json(out);
+	cJSON *p = probe_of(root, "reconperf:reconcile_start:reconcile_end");
+	cr_assert_eq(num(p, "count", NULL), 30);
+	cr_assert(num(p, "latency_ns", "p50") >= 2e6 * (1 - 1.0 / 128), "each sleeps 2 ms");
+	cJSON_Delete(root);
+	run_result_fini(&r);
+	run_sh(&r, T_PROBE " --usdt reconperf:nostart:reconcile_end -- %s usdt 3 20", rp_bin(),
+	       fixture);
+	cr_assert_eq(r.status, 2);
+	cr_assert(strstr(r.err, "no USDT probe 'reconperf:nostart'"), "stderr: %s", r.err);
+	run_result_fini(&r);
+	free(dir);
+}

@@ -20,6 +20,7 @@
 
 const char cmd_probe_usage[] =
 	"usage: reconperf probe (--pid P | -- CMD [ARGS...]) --func SYMBOL [--func ...]\n"
+	"                       [--usdt PROVIDER:START:END]\n"
 	"                       [--duration D] [--interval D] [--offcpu]\n"
 	"                       [--format table|json|prom] [-o FILE] [--btf FILE]\n"
 	"\n"
@@ -32,6 +33,9 @@ const char cmd_probe_usage[] =
 	"  -- CMD ARGS      start CMD held, attach, then let it run; stop when it exits\n"
 	"  --func SYMBOL    function to time (up to 8): SYMBOL in the executable, LIB:SYMBOL\n"
 	"                   in a shared library (libc:malloc), or /path/to/lib.so:SYMBOL\n"
+	"  --usdt P:S:E     time from USDT probe P:S to P:E on the same thread in the\n"
+	"                   executable, e.g. reconperf:reconcile_start:reconcile_end (the\n"
+	"                   bench's probes, include/reconperf/usdt.h)\n"
 	"  --duration D     stop after D (500ms, 10s, 2m); default: until exit or Ctrl-C\n"
 	"  --interval D     also print the table so far to stderr every D\n"
 	"  --offcpu         split each call into on-CPU and off-CPU time (sched_switch)\n"
@@ -51,6 +55,7 @@ enum fmt { FMT_TABLE, FMT_JSON, FMT_PROM };
 struct probe_fn {
 	struct usym sym;
 	const char *spec;
+	char usdt[3][64];	/* --usdt PROVIDER:START:END, else usdt[0][0] == 0 */
 	int id;
 };
 
@@ -276,6 +281,10 @@ static int resolve_all(struct probe_run *r, const struct bpftarget *t, pid_t pid
 {
 	for (int i = 0; i < r->nfn; i++) {
 		struct probe_fn *f = &r->fn[i];
+		if (f->usdt[0][0]) {
+			snprintf(f->sym.path, sizeof(f->sym.path), "%s", t->exe);
+			continue;
+		}
 		int err = usym_resolve(pid, strchr(f->spec, ':') ? NULL : t->exe, f->spec, &f->sym);
 
 		if (!err)
@@ -335,6 +344,22 @@ static int parse(int argc, char **argv, struct probe_run *r, pid_t *pid, char **
 				return -1;
 			}
 			r->fn[r->nfn++].spec = v;
+		} else if (!strcmp(a, "--usdt")) {
+			struct probe_fn *f = &r->fn[r->nfn];
+
+			if (r->nfn >= RP_LAT_MAX_PROBES) {
+				cli_err("probe", "at most %d '--func'/'--usdt' options",
+					RP_LAT_MAX_PROBES);
+				return -1;
+			}
+			if (sscanf(v, "%63[^:]:%63[^:]:%63[^:]", f->usdt[0], f->usdt[1],
+				   f->usdt[2]) != 3 || strlen(v) != strlen(f->usdt[0]) +
+				   strlen(f->usdt[1]) + strlen(f->usdt[2]) + 2) {
+				cli_err("probe", "'--usdt' must be PROVIDER:START:END, got '%s'", v);
+				return -1;
+			}
+			f->spec = v;
+			r->nfn++;
 		} else if (!strcmp(a, "--duration")) {
 			if (cli_duration("probe", a, v, dur))
 				return -1;
@@ -387,7 +412,7 @@ int cmd_probe(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!r.nfn) {
-		cli_err("probe", "give at least one '--func SYMBOL'");
+		cli_err("probe", "give at least one '--func SYMBOL' or '--usdt P:START:END'");
 		return EXIT_USAGE;
 	}
 	if (bpftarget_setup(&t, "probe", pid, cmd, 0))
@@ -401,8 +426,18 @@ int cmd_probe(int argc, char **argv)
 		goto out;
 	}
 	for (int i = 0; i < r.nfn; i++) {
-		err = bpf_lat_attach_func(r.lat, t.pid, r.fn[i].sym.path, r.fn[i].sym.offset,
-					  &r.fn[i].id);
+		if (r.fn[i].usdt[0][0])
+			err = bpf_lat_attach_usdt(r.lat, t.pid, r.fn[i].sym.path, r.fn[i].usdt[0],
+						  r.fn[i].usdt[1], r.fn[i].usdt[2], &r.fn[i].id);
+		else
+			err = bpf_lat_attach_func(r.lat, t.pid, r.fn[i].sym.path,
+						  r.fn[i].sym.offset, &r.fn[i].id);
+		if (err && r.fn[i].usdt[0][0] && err == -ENOENT) {
+			cli_err("probe", "no USDT probe '%s:%s' or '%s:%s' in '%s' (see readelf -n)",
+				r.fn[i].usdt[0], r.fn[i].usdt[1], r.fn[i].usdt[0], r.fn[i].usdt[2],
+				r.fn[i].sym.path);
+			goto out;
+		}
 		if (err) {
 			cli_err("probe", "cannot attach to '%s' (%s+0x%llx): %s", r.fn[i].spec,
 				r.fn[i].sym.path, (unsigned long long)r.fn[i].sym.offset,
