@@ -74,10 +74,15 @@ void alloc_prof_reset(void);
  *                            error: -errno; -ENOENT when libtcmalloc.so.4 is not installed)
  *   alloc_gperf_start(pfx)   HeapProfilerStart(pfx)
  *   alloc_gperf_write(path)  writes GetHeapProfile() (legacy text format) atomically, stops
+ *   alloc_gperf_write_pprof(path, err, errlen)
+ *                            the same converted to a symbolized pprof heap profile (exact:
+ *                            gperftools records every allocation), stops
+ * -ENOSYS when tcmalloc's heap profiler is not in the process.
  */
 bool alloc_gperf_loaded(void);
 int alloc_gperf_reexec(char *const argv[]);
 int alloc_gperf_start(const char *prefix);
 int alloc_gperf_write(const char *path);
+int alloc_gperf_write_pprof(const char *path, char *err, size_t errlen);
 
 #endif

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "common/afile.h"
+#include "profiler/legacy_heap.h"
+#include "profiler/pprof.h"
 
 static const char *const tcmalloc_paths[] = {
 	"/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4",
@@ -85,5 +87,29 @@ int alloc_gperf_write(const char *path)
 	rc = afile_write_all(path, text, strlen(text));
 	free(text);
 	stop();
+	return rc;
+}
+
+int alloc_gperf_write_pprof(const char *path, char *err, size_t errlen)
+{
+	char *(*get)(void) = (char *(*)(void))dlsym(RTLD_DEFAULT, "GetHeapProfile");
+	void (*stop)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "HeapProfilerStop");
+	struct pprof_builder *b = NULL;
+	char *text;
+	int rc;
+
+	if (!get || !stop)
+		return -ENOSYS;
+	text = get();
+	stop();
+	if (!text)
+		return -ENOMEM;
+	rc = legacy_heap_parse(text, strlen(text), &b, err, errlen);
+	free(text);
+	if (!rc) {
+		pprof_builder_add_comment(b, "gperftools heap profiler (HeapProfilerStart)");
+		rc = pprof_builder_write(b, path);
+	}
+	pprof_builder_free(b);
 	return rc;
 }

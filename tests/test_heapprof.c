@@ -341,3 +341,50 @@ Test(heapprof, record_mem_gets_the_live_site_in_use_within_fifteen_percent, .tim
 	cr_assert_eq(pprof_top_bytes(f, "inuse_space", "churn_large"), -1, "freed: not in use");
 	free(f);
 }
+
+/*
+ * gperftools' heap profiler (every allocation, exact) agrees with the exact counters: the
+ * fixture re-executes itself under libtcmalloc, counts with the interposer, and writes
+ * gperftools' profile converted to pprof; the allocations under reconcile() in that profile
+ * must equal the counters' allocs per reconcile times the reconciles.
+ */
+Test(heapprof, gperftools_heap_profile_matches_the_exact_counters, .timeout = 300)
+{
+	const char *tc = "/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4";
+	char *dir = tmpdir_new(), path[512], err[256], fn[64];
+	struct pprof_profile *p = NULL;
+	struct run_result r;
+	double per = 0;
+	long n = 0;
+	int64_t under = 0;
+	const char *names[128];
+
+	if (!file_exists(tc))
+		cr_skip_test("%s is not installed (libgoogle-perftools-dev)", tc);
+	snprintf(path, sizeof(path), "%s/gperf.pb.gz", dir);
+	cr_assert_eq(run_sh(&r, "ALLOC_CHURN_PROFILE='%s' '%s/tests/fixtures/alloc_churn_rp' "
+			    "2000 1 gperf", path, rp_build()), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(sscanf(r.out, "reconciles %ld ns_per_reconcile %*f cpu_ns_per_reconcile %*f "
+			    "allocs_per_reconcile %lf", &n, &per), 2, "%s", r.out);
+	run_result_fini(&r);
+	cr_assert_eq(pprof_read_file(path, &p, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(p->sample_types[0].type, "alloc_objects");
+	for (size_t i = 0; i < p->nsamples; i++) {
+		size_t k = pprof_sample_frames(p, &p->samples[i], names, 128, NULL, NULL);
+
+		for (size_t j = 0; j < k; j++) {
+			snprintf(fn, sizeof(fn), "%s", names[j]);
+			if (!strcmp(fn, "reconcile")) {
+				under += p->samples[i].values[0];
+				break;
+			}
+		}
+	}
+	cr_assert_eq(n, 2000);
+	cr_assert_eq(per, 25.0, "the fixture makes 25 allocations per reconcile");
+	cr_assert_eq(under, (int64_t)(per * n), "gperftools saw %lld under reconcile()",
+		     (long long)under);
+	pprof_free(p);
+	free(dir);
+}
