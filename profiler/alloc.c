@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "profiler/heapprof.h"
+#include "reconperf/profiler.h"
 #include "profiler/unwind.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -630,6 +631,38 @@ void alloc_prof_reset(void)
 	tls.depth--;
 	if (!(flags() & AF_SAMPLE))
 		flags_set(AF_LIVE, false);
+}
+
+/* ---- the public C API (include/reconperf/profiler.h) ---- */
+
+int rp_heap_start(uint64_t rate_bytes)
+{
+	struct alloc_prof_opts o = { .rate = rate_bytes };
+
+	if (!alloc_available())
+		return -ENOTSUP;
+	return alloc_prof_start(&o);
+}
+
+int rp_heap_write(const char *path)
+{
+	alloc_prof_stop();
+	return alloc_prof_write(path);
+}
+
+void rp_alloc_count_start(void)
+{
+	alloc_count_start();
+}
+
+void rp_alloc_thread_counters(uint64_t *allocs, uint64_t *bytes)
+{
+	alloc_thread_counters(allocs, bytes);
+}
+
+void rp_alloc_counters(uint64_t *allocs, uint64_t *bytes)
+{
+	alloc_counters_read(allocs, bytes);
 }
 
 void alloc_counters_read(uint64_t *allocs, uint64_t *bytes)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "profiler/alloc.h"
 #include "profiler/pprof.h"
+#include "reconperf/profiler.h"
 #include "tests/util.h"
 
 static void *volatile sink;
@@ -385,6 +386,32 @@ Test(heapprof, gperftools_heap_profile_matches_the_exact_counters, .timeout = 30
 	cr_assert_eq(per, 25.0, "the fixture makes 25 allocations per reconcile");
 	cr_assert_eq(under, (int64_t)(per * n), "gperftools saw %lld under reconcile()",
 		     (long long)under);
+	pprof_free(p);
+	free(dir);
+}
+
+Test(heapprof, the_public_api_profiles_and_counts)
+{
+	char *dir = tmpdir_new(), path[512], err[256];
+	struct pprof_profile *p = NULL;
+	uint64_t a0, b0, a1, b1, t0, t1;
+
+	rp_alloc_count_start();
+	sink = malloc(1);
+	free(sink);
+	rp_alloc_thread_counters(&t0, NULL);
+	rp_alloc_counters(&a0, &b0);
+	cr_assert_eq(rp_heap_start(1), 0);
+	small_churn(500, 48);
+	snprintf(path, sizeof(path), "%s/api.pb.gz", dir);
+	cr_assert_eq(rp_heap_write(path), 0);
+	rp_alloc_thread_counters(&t1, NULL);
+	rp_alloc_counters(&a1, &b1);
+	cr_assert_geq(t1 - t0, 500);
+	cr_assert_geq(a1 - a0, t1 - t0);
+	cr_assert_geq(b1 - b0, 500 * 48);
+	cr_assert_eq(pprof_read_file(path, &p, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(site(p, "small_churn").v[V_ALLOC_SPACE], 500 * 48);
 	pprof_free(p);
 	free(dir);
 }

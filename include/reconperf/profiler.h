@@ -63,6 +63,31 @@ void prof_label_set(const char *key, const char *val);
 int prof_gperftools_start(const char *legacy_path, int hz);
 int prof_gperftools_stop(const char *legacy_path, const char *pprof_path);
 
+/*
+ * ---- Heap profiles and exact allocation counters (profiler/alloc.c) ----
+ *
+ *	rp_heap_start(0);			// sample every 512 KiB on average
+ *	... work ...
+ *	rp_heap_write("mem.pb.gz");		// go tool pprof -sample_index=alloc_space mem.pb.gz
+ *
+ * Linking libreconperf.a (whole archive) puts its malloc, free, calloc, realloc,
+ * posix_memalign, aligned_alloc, memalign, valloc and pvalloc in your program; they forward
+ * to glibc and cost one predictable branch while nothing is on. The profile has Go's heap
+ * sample types (alloc_objects, alloc_space, inuse_objects, inuse_space; inuse_space shown
+ * by default) estimated from samples, and a numeric label `bytes` (the block size).
+ * Or, without linking: `reconperf record --mem -o mem.pb.gz -- ./prog args`.
+ *
+ * Exact counters (every call, per thread, no atomic instruction):
+ *	rp_alloc_count_start();
+ *	rp_alloc_thread_counters(&a0, &b0); reconcile(); rp_alloc_thread_counters(&a1, &b1);
+ *	// a1 - a0 allocations and b1 - b0 requested bytes in this reconcile
+ */
+int rp_heap_start(uint64_t rate_bytes);	/* 0 = 512 KiB; 1 = every allocation */
+int rp_heap_write(const char *path);	/* stops sampling, writes atomically */
+void rp_alloc_count_start(void);
+void rp_alloc_thread_counters(uint64_t *allocs, uint64_t *bytes);	/* the calling thread */
+void rp_alloc_counters(uint64_t *allocs, uint64_t *bytes);	/* all threads, exited too */
+
 #ifdef __cplusplus
 }
 #endif
