@@ -441,7 +441,7 @@ static void put_header(struct render *r, int height)
 	      "#fg-title{font-size:17px;font-weight:bold}#fg-sub{fill:#555}"
 	      ".btn{cursor:pointer;fill:#1a4d99;text-decoration:underline}"
 	      "g.f{cursor:pointer}g.f text{pointer-events:none}"
-	      "g.f rect{stroke:#fff;stroke-width:0.5}"
+	      "g.f rect{rx:1px}"
 	      "g.f:hover rect{stroke:#000;stroke-width:1}"
 	      ".hide{display:none}g.anc rect{opacity:0.55}</style>\n", fp);
 	fprintf(fp, "<script type=\"text/ecmascript\"><![CDATA[\n%s]]></script>\n", fg_flame_js);
