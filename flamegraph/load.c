@@ -1,9 +1,11 @@
 /* load — see load.h. */
 #include "flamegraph/load.h"
 #include "flamegraph/folded.h"
+#include "flamegraph/svg.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum fg_format fg_detect(const unsigned char *head, size_t len)
@@ -67,5 +69,50 @@ int fg_load_file(struct fg_tree *t, const char *path, int slot, const char *samp
 	}
 	if (!ret && info)
 		*info = li;
+	return ret;
+}
+
+int fg_render_file(const char *path, const char *sample_index, const struct fg_svg_opts *o,
+		   char **svg, char *err, size_t errlen)
+{
+	struct fg_tree *t = fg_tree_new();
+	struct fg_load_info info;
+	struct fg_svg_opts opts;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = NULL;
+	int ret;
+
+	*svg = NULL;
+	if (!t)
+		return -ENOMEM;
+	ret = fg_load_file(t, path, 0, sample_index, &info, err, errlen);
+	if (ret)
+		goto out;
+	fg_tree_finish(t);
+	if (o)
+		opts = *o;
+	else
+		fg_svg_opts_init(&opts);
+	if (!opts.unit && info.unit[0])
+		opts.unit = info.unit;
+	if (!opts.subtitle && info.sample_type[0])
+		opts.subtitle = info.sample_type;
+	fp = open_memstream(&buf, &len);
+	if (!fp) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = fg_svg_write(t, &opts, fp);
+	if (fclose(fp) && !ret)
+		ret = -ENOMEM;
+	if (ret) {
+		snprintf(err, errlen, "%s: cannot draw the flame graph: %s", path, strerror(-ret));
+		free(buf);
+		goto out;
+	}
+	*svg = buf;
+out:
+	fg_tree_free(t);
 	return ret;
 }

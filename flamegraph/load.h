@@ -34,4 +34,14 @@ enum fg_format fg_detect(const unsigned char *head, size_t len);
 int fg_load_file(struct fg_tree *t, const char *path, int slot, const char *sample_index,
 		 struct fg_load_info *info, char *err, size_t errlen);
 
+struct fg_svg_opts;
+
+/*
+ * The flame graph of the profile at path as one SVG document in a malloc'd string (for the
+ * HTML report). o may be NULL for the defaults; a pprof sample type names the subtitle and
+ * unit. Returns 0 with *svg set, or a negative errno with a message in err.
+ */
+int fg_render_file(const char *path, const char *sample_index, const struct fg_svg_opts *o,
+		   char **svg, char *err, size_t errlen);
+
 #endif

@@ -22,3 +22,11 @@ XML_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
 XML_LIBS := $(shell pkg-config --libs libxml-2.0 2>/dev/null)
 $(B)/tests/test_flame.o: CFLAGS += $(XML_CFLAGS)
 $(B)/tests/test_flame: LDLIBS += $(XML_LIBS)
+
+REPORT_JS_C := $(B)/gen/flamegraph/report_js.c
+GEN_SRCS += $(REPORT_JS_C)
+
+$(REPORT_JS_C): flamegraph/report.js mk/js2c.sh
+	$(call msg,GEN,$@)
+	@mkdir -p $(@D)
+	$(Q)sh mk/js2c.sh fg_report_js < $< > $@

@@ -12,6 +12,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bench/hist.h"
+#include "bench/result.h"
+#include "flamegraph/html.h"
+#include "flamegraph/load.h"
 #include "tests/util.h"
 
 #define CHROMIUM "/usr/bin/chromium"
@@ -232,5 +236,125 @@ Test(html, flame_svg_screenshot_is_kept_as_an_artifact, .timeout = 600)
 	free(png);
 	free(svg);
 	free(art);
+	free(dir);
+}
+
+/* A report with one run whose numbers are known: 1000 reconciles of 1 ms..1 s, 50 points. */
+static void make_report(struct bench_report *rep)
+{
+	struct bench_run *r = bench_run_new();
+	struct bench_fault_stat *f;
+
+	memset(rep, 0, sizeof(*rep));
+	snprintf(rep->scenario, sizeof(rep->scenario), "backup <by-scan>");
+	snprintf(rep->date, sizeof(rep->date), "2026-11-27T03:00:00Z");
+	snprintf(rep->host, sizeof(rep->host), "testhost");
+	snprintf(rep->version, sizeof(rep->version), "0.1.0");
+	snprintf(rep->options, sizeof(rep->options), "reconperf bench --html r.html");
+	rep->seed = 42;
+	cr_assert(r);
+	snprintf(r->name, sizeof(r->name), "backup");
+	r->objects = 500;
+	r->workers = 4;
+	r->wall_ns = 3000000000ull;
+	r->cpu_ns = 2500000000ull;
+	r->reconciles = 1000;
+	r->per_second = 333.3;
+	r->results[BR_SUCCESS] = 990;
+	r->results[BR_ERROR] = 10;
+	r->latency = hist_new();
+	r->queue_wait = hist_new();
+	for (int i = 0; i < 1000; i++) {
+		hist_record(r->latency, 1000000ull + (uint64_t)i * i * 1000);
+		hist_record(r->queue_wait, 10000ull + (uint64_t)i * 100);
+	}
+	r->npoints = 50;
+	r->points = calloc(r->npoints, sizeof(*r->points));
+	for (size_t i = 0; i < r->npoints; i++) {
+		r->points[i].t_ns = (i + 1) * 100000000ull;
+		r->points[i].reconciles_per_s = 300 + (double)(i % 7) * 10;
+		r->points[i].depth = 50 - i;
+		r->points[i].unconverged = i < 40 ? 40 - i : 0;
+	}
+	f = bench_run_add_fault(r, "conflict");
+	cr_assert(f);
+	f->injected = 25;
+	for (int i = 0; i < 25; i++)
+		hist_record(f->converge, 5000000ull * (uint64_t)(i + 1));
+	r->convergence.converged = true;
+	r->convergence.time_ns = 200000000ull;
+	cr_assert_eq(bench_run_add_stuck(r, "backup/ns/<b7>", "status.phase \"Pending\""), 0);
+	cr_assert_eq(bench_report_add(rep, r), 0);
+}
+
+Test(html, report_renders_charts_and_flame_graphs_in_chromium, .timeout = 600)
+{
+	struct bench_report rep;
+	char *dir, *folded, *svg = NULL, *html, *url, *dom, *console, *art, *png, err[256];
+	struct run_result r;
+	cJSON *j, *fl;
+	FILE *fp;
+
+	need_chromium();
+	dir = tmpdir_new();
+	art = artifacts();
+	make_report(&rep);
+	cr_assert(asprintf(&folded, "%s/cpu.folded", dir) > 0);
+	write_text(folded, stacks);
+	cr_assert_eq(fg_render_file(folded, NULL, NULL, &svg, err, sizeof(err)), 0, "%s", err);
+	cr_assert(asprintf(&html, "%s/report.html", dir) > 0);
+	fp = fopen(html, "w");
+	cr_assert_eq(html_report_write(fp, &rep, svg, NULL), 0);
+	cr_assert_eq(fclose(fp), 0);
+	bench_report_fini(&rep);
+
+	/* Self-contained: nothing is fetched from anywhere. */
+	run_sh(&r, "grep -E -c '(src|href)=\"(https?:|//)' %s", html);
+	cr_assert_str_eq(r.out, "0\n", "the report references the network");
+	run_result_fini(&r);
+	dom = read_file(html, NULL);
+	cr_assert(strstr(dom, "backup &lt;by-scan&gt;"), "scenario name escaped");
+	cr_assert(strstr(dom, "backup/ns/&lt;b7&gt;"));
+	free(dom);
+
+	cr_assert(asprintf(&url, "file://%s#selftest", html) > 0);
+	dom = browse(url, NULL, &console);
+	cr_assert_str_empty(console, "console output: %s", console);
+	j = selftest_json(dom, "report-selftest");
+	cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "errors")), 0);
+	/* 4 percentile markers plus bars; latency spans 1 ms..1 s, three decades. */
+	cr_assert_gt(num(j, "charts.latency-0.marks"), 12);
+	cr_assert_gt(num(j, "charts.queue-wait-0.marks"), 4);
+	cr_assert_eq(num(j, "charts.throughput-0.marks"), 1);
+	cr_assert_eq(num(j, "charts.depth-0.marks"), 2);
+	cr_assert_geq(num(j, "charts.latency-0.width"), 760, "laid out at full size");
+	/* The CPU flame graph in its iframe ran its own click and search: a is 4 of 10. */
+	fl = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "flames"), "flame-cpu");
+	cr_assert(fl, "the flame graph did not answer");
+	cr_assert_eq(num(fl, "zoom.zoomed"), 1);
+	cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(fl, "zoom"), "name")->valuestring,
+			 "main");
+	cr_assert_float_eq(num(fl, "zoom.width"), num(fl, "fullWidth"), 0.01);
+	cr_assert_float_eq(num(fl, "search.share"), 80.0, 1e-9, "^main$ is 8 of 10");
+	cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(fl, "errors")), 0);
+	cJSON_Delete(j);
+	free(dom);
+	free(console);
+	free(url);
+
+	cr_assert(asprintf(&png, "%s/report.png", art) > 0);
+	remove(png);
+	cr_assert(asprintf(&url, "file://%s", html) > 0);
+	dom = browse(url, png, &console);
+	cr_assert_str_empty(console, "console output: %s", console);
+	cr_assert(file_exists(png), "no screenshot");
+	free(dom);
+	free(console);
+	free(url);
+	free(png);
+	free(art);
+	free(svg);
+	free(html);
+	free(folded);
 	free(dir);
 }
