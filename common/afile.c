@@ -10,7 +10,8 @@
 struct afile {
 	FILE *fp;
 	char *path;
-	char *tmp;	/* NULL for stdout */
+	char *tmp;	/* NULL for stdout and for devices */
+	int direct;	/* a device or FIFO (/dev/null, /dev/stdout): written in place */
 };
 
 static mode_t current_umask(void)
@@ -24,6 +25,7 @@ static mode_t current_umask(void)
 int afile_open(const char *path, struct afile **out)
 {
 	struct afile *af = calloc(1, sizeof(*af));
+	struct stat st;
 	int fd, err;
 
 	*out = NULL;
@@ -31,6 +33,19 @@ int afile_open(const char *path, struct afile **out)
 		return -ENOMEM;
 	if (strcmp(path, "-") == 0) {
 		af->fp = stdout;
+		*out = af;
+		return 0;
+	}
+	/* Renaming a temporary onto /dev/null would replace the device with a plain file for
+	 * the whole machine: what is not a regular file is written in place. */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		af->fp = fopen(path, "w");
+		if (!af->fp) {
+			err = -errno;
+			free(af);
+			return err;
+		}
+		af->direct = 1;
 		*out = af;
 		return 0;
 	}
@@ -83,6 +98,8 @@ int afile_commit(struct afile *af)
 	if (!af->tmp) {
 		if (fflush(af->fp) != 0 || ferror(af->fp))
 			err = -EIO;
+		if (af->direct && fclose(af->fp) != 0 && !err)
+			err = -EIO;
 		afile_free(af);
 		return err;
 	}
@@ -107,6 +124,8 @@ void afile_abort(struct afile *af)
 	if (af->tmp) {
 		fclose(af->fp);
 		unlink(af->tmp);
+	} else if (af->direct) {
+		fclose(af->fp);
 	}
 	afile_free(af);
 }
