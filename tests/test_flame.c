@@ -15,9 +15,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "flamegraph/foldconv.h"
 #include "flamegraph/folded.h"
 #include "flamegraph/stacktree.h"
 #include "flamegraph/svg.h"
+#include "profiler/pprof.h"
+#include "tests/gopprof.h"
 #include "tests/util.h"
 
 struct frame {
@@ -495,5 +498,178 @@ Test(flame, generated_profile_sums_and_validates)
 				kids += S.f[j].n;
 		cr_assert_leq(kids, S.f[i].n, "%s", S.f[i].name);
 	}
+	free(dir);
+}
+
+/* Same frames (name, depth, first sample, samples) in two parsed SVGs. */
+static void assert_same_frames(const struct svg *a, const struct svg *b)
+{
+	cr_assert_eq(a->n, b->n);
+	for (size_t i = 0; i < a->n; i++) {
+		cr_assert_str_eq(a->f[i].name, b->f[i].name);
+		cr_assert_eq(a->f[i].d, b->f[i].d);
+		cr_assert_eq(a->f[i].x0, b->f[i].x0);
+		cr_assert_eq(a->f[i].n, b->f[i].n);
+		cr_assert_float_eq(a->f[i].w, b->f[i].w, 1e-9);
+	}
+}
+
+static struct svg S2;
+
+Test(flame, pprof_from_folded_draws_the_same_graph_and_go_pprof_reads_it)
+{
+	char *dir = tmpdir_new(), in[512], pb[512], svg[512], err[256];
+	struct run_result r;
+	double flat, cum;
+
+	snprintf(in, sizeof(in), "%s/in.folded", dir);
+	snprintf(pb, sizeof(pb), "%s/in.pb.gz", dir);
+	snprintf(svg, sizeof(svg), "%s/pb.svg", dir);
+	write_text(in, "main;reconcile;store_list 6\nmain;reconcile 1\nmain;wq_get 3\n");
+	cr_assert_eq(fg_convert_folded_to_pprof(in, pb, err, sizeof(err)), 0, "%s", err);
+	run_sh(&r, "%s flame %s -o %s", rp_bin(), pb, svg);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_result_fini(&r);
+	svg_parse(svg, &S2);
+	flame(dir, "main;reconcile;store_list 6\nmain;reconcile 1\nmain;wq_get 3\n", "", &S);
+	assert_same_frames(&S, &S2);
+	cr_assert_eq(find(&S2, "reconcile", 2)->n, 7);
+	cr_assert_eq(gopprof(&r, "-top", pb), 0, "go tool pprof: %s", r.err);
+	cr_assert_eq(gopprof_top_row(r.out, "store_list", &flat, &cum), 0, "%s", r.out);
+	cr_assert_float_eq(flat, 60.0, 0.01);
+	cr_assert_eq(gopprof_top_row(r.out, "reconcile", &flat, &cum), 0, "%s", r.out);
+	cr_assert_float_eq(flat, 10.0, 0.01);
+	cr_assert_float_eq(cum, 70.0, 0.01);
+	run_result_fini(&r);
+	free(dir);
+}
+
+Test(folded, pprof_and_back_gives_the_same_folded_text)
+{
+	char *dir = tmpdir_new(), in[512], pb[512], err[256], *out = NULL;
+	const char text[] = "main;a;b 3\nmain;a;b;c 4\nmain;d 1\nother 5\n";
+	size_t len;
+	FILE *fp;
+
+	snprintf(in, sizeof(in), "%s/in.folded", dir);
+	snprintf(pb, sizeof(pb), "%s/in.pb.gz", dir);
+	write_text(in, text);
+	cr_assert_eq(fg_convert_folded_to_pprof(in, pb, err, sizeof(err)), 0, "%s", err);
+	fp = open_memstream(&out, &len);
+	cr_assert_eq(fg_convert_to_folded(pb, NULL, fp, err, sizeof(err)), 0, "%s", err);
+	fclose(fp);
+	cr_assert_str_eq(out, text);
+	free(out);
+	cr_assert_eq(fg_convert_folded_to_pprof(pb, in, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "pprof profile already"), "%s", err);
+	free(dir);
+}
+
+/* A heap-like profile with two sample types whose shares differ per stack. */
+static void write_two_type_profile(const char *path)
+{
+	static const struct pprof_value_type types[] = {
+		{ "alloc_objects", "count" }, { "alloc_space", "bytes" } };
+	struct pprof_builder_opts o = { .sample_types = types, .nsample_types = 2,
+					.default_sample_type = "alloc_space" };
+	struct pprof_builder *b = pprof_builder_new(&o);
+	const char *many[] = { "small_allocs", "main" }, *big[] = { "big_alloc", "main" };
+	int64_t v1[] = { 90, 900 }, v2[] = { 10, 9100 };
+
+	cr_assert(b);
+	cr_assert_eq(pprof_builder_add_symbolic(b, many, 2, v1, NULL, 0), 0);
+	cr_assert_eq(pprof_builder_add_symbolic(b, big, 2, v2, NULL, 0), 0);
+	cr_assert_eq(pprof_builder_write(b, path), 0);
+	pprof_builder_free(b);
+}
+
+Test(flame, sample_index_picks_the_pprof_sample_type)
+{
+	char *dir = tmpdir_new(), pb[512], out[512];
+	struct run_result r;
+
+	snprintf(pb, sizeof(pb), "%s/heap.pb.gz", dir);
+	snprintf(out, sizeof(out), "%s/heap.svg", dir);
+	write_two_type_profile(pb);
+	/* Default: alloc_space (the profile's default_sample_type). */
+	run_sh(&r, "%s flame %s -o %s", rp_bin(), pb, out);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_result_fini(&r);
+	svg_parse(out, &S);
+	cr_assert_eq(S.total, 10000);
+	cr_assert_eq(find(&S, "big_alloc", 2)->n, 9100);
+	cr_assert(strstr(S.sub, "alloc_space"), "%s", S.sub);
+	run_sh(&r, "%s flame %s --sample-index alloc_objects -o %s", rp_bin(), pb, out);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_result_fini(&r);
+	svg_parse(out, &S);
+	cr_assert_eq(S.total, 100);
+	cr_assert_eq(find(&S, "small_allocs", 2)->n, 90);
+	run_sh(&r, "%s flame %s --sample-index 1 -o %s", rp_bin(), pb, out);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_result_fini(&r);
+	svg_parse(out, &S);
+	cr_assert_eq(S.total, 10000);
+	remove(out);
+	run_sh(&r, "%s flame %s --sample-index inuse_space -o %s", rp_bin(), pb, out);
+	cr_assert_eq(r.status, 2);
+	cr_assert(strstr(r.err, "'inuse_space'") && strstr(r.err, "alloc_objects, alloc_space"),
+		  "%s", r.err);
+	cr_assert(!file_exists(out));
+	run_result_fini(&r);
+	free(dir);
+}
+
+Test(flame, diff_of_two_pprof_profiles_compares_shares)
+{
+	char *dir = tmpdir_new(), pb[512], base[512], out[512], err[256];
+	struct run_result r;
+
+	snprintf(pb, sizeof(pb), "%s/new.pb.gz", dir);
+	snprintf(base, sizeof(base), "%s/base.folded", dir);
+	snprintf(out, sizeof(out), "%s/diff.svg", dir);
+	write_text(base, "main;big_alloc 50\nmain;small_allocs 50\n");
+	write_two_type_profile(pb);
+	run_sh(&r, "%s flame %s --diff %s -o %s", rp_bin(), pb, base, out);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_result_fini(&r);
+	svg_parse(out, &S);
+	/* big_alloc: 50% -> 91%: red; small_allocs 50% -> 9%: blue. */
+	cr_assert(find(&S, "big_alloc", 2)->r == 255 && find(&S, "big_alloc", 2)->b < 255);
+	cr_assert(find(&S, "small_allocs", 2)->b == 255 && find(&S, "small_allocs", 2)->r < 255);
+	(void)err;
+	free(dir);
+}
+
+Test(flame, corrupt_pprof_exits_2_and_writes_nothing)
+{
+	char *dir = tmpdir_new();
+	struct run_result r;
+
+	run_sh(&r, "cd %s && printf 'main;a 1\\n' > a.folded && %s flame a.folded -o a.svg && "
+		   "printf '\\037\\213\\010\\000garbage' > bad.pb.gz && "
+		   "%s flame bad.pb.gz -o out.svg; echo \"rc=$?\"; test ! -e out.svg && echo clean",
+	       dir, rp_bin(), rp_bin());
+	cr_assert(strstr(r.out, "rc=2"), "%s %s", r.out, r.err);
+	cr_assert(strstr(r.out, "clean"));
+	cr_assert(strstr(r.err, "bad.pb.gz"), "%s", r.err);
+	run_result_fini(&r);
+	free(dir);
+}
+
+/* An output that is not a regular file (a FIFO here; /dev/null in real use) is written in
+ * place: renaming a temporary onto /dev/null would replace the machine's device. */
+Test(flame, output_to_a_fifo_is_written_in_place)
+{
+	char *dir = tmpdir_new();
+	struct run_result r;
+
+	run_sh(&r, "cd %s && printf 'main;a 1\\n' > a.folded && mkfifo out.svg && "
+		   "{ cat out.svg > got.svg & } && %s flame a.folded -o out.svg && wait && "
+		   "test -p out.svg && grep -c 'class=\"f\"' got.svg",
+	       dir, rp_bin());
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "3\n");
+	run_result_fini(&r);
 	free(dir);
 }
