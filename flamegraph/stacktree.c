@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 struct fg_str {
 	uint32_t off;
@@ -27,7 +28,7 @@ struct fg_tree {
 	struct fg_node *nodes;
 	uint32_t nnodes, capnodes;
 	struct slot *nodehash;	/* open addressing by (parent, name); node 0 = empty */
-	uint32_t nodemask;
+	uint32_t nodeslots;	/* any size: slots are picked by multiply-shift */
 	int finished;
 };
 
@@ -59,6 +60,50 @@ static inline uint32_t hash_pair(uint32_t parent, uint32_t name)
 	return (uint32_t)(h >> 32 ^ h);
 }
 
+/*
+ * The node array and the node hash are mapped directly and asked for transparent huge
+ * pages: lookups in a large tree land on random pages, and with 4 KiB pages much of their
+ * time goes to TLB misses. mmap'd memory also starts zeroed.
+ */
+static void *big_realloc(void *p, size_t old, size_t bytes)
+{
+	void *np = p ? mremap(p, old, bytes, MREMAP_MAYMOVE)
+		     : mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (np == MAP_FAILED)
+		return NULL;
+	madvise(np, bytes, MADV_HUGEPAGE);
+	return np;
+}
+
+static void big_free(void *p, size_t bytes)
+{
+	if (p)
+		munmap(p, bytes);
+}
+
+static int grow_nodes(struct fg_tree *t, uint32_t need)
+{
+	uint64_t ncap = t->capnodes ? t->capnodes : 4096;
+	void *np;
+
+	if (need <= t->capnodes)
+		return 0;
+	while (ncap < need)
+		ncap *= 2;
+	if (ncap > UINT32_MAX)
+		ncap = UINT32_MAX;
+	if (ncap < need)
+		return -E2BIG;
+	np = big_realloc(t->nodes, (size_t)t->capnodes * sizeof(*t->nodes),
+			 ncap * sizeof(*t->nodes));
+	if (!np)
+		return -ENOMEM;
+	t->nodes = np;
+	t->capnodes = (uint32_t)ncap;
+	return 0;
+}
+
 static int grow(void **p, uint32_t *cap, size_t elem, uint32_t need)
 {
 	uint64_t ncap = *cap ? *cap : 1024;
@@ -87,11 +132,10 @@ struct fg_tree *fg_tree_new(void)
 	if (!t)
 		return NULL;
 	t->strmask = 1023;
-	t->nodemask = 4095;
+	t->nodeslots = 4096;
 	t->strhash = calloc(t->strmask + 1, sizeof(uint32_t));
-	t->nodehash = calloc(t->nodemask + 1, sizeof(*t->nodehash));
-	if (!t->strhash || !t->nodehash || grow((void **)&t->nodes, &t->capnodes,
-						sizeof(struct fg_node), 1)) {
+	t->nodehash = big_realloc(NULL, 0, (size_t)t->nodeslots * sizeof(*t->nodehash));
+	if (!t->strhash || !t->nodehash || grow_nodes(t, 1)) {
 		fg_tree_free(t);
 		return NULL;
 	}
@@ -111,8 +155,9 @@ void fg_tree_free(struct fg_tree *t)
 	free(t->bytes);
 	free(t->strs);
 	free(t->strhash);
-	free(t->nodes);
-	free(t->nodehash);
+	big_free(t->nodes, (size_t)t->capnodes * sizeof(*t->nodes));
+	if (t->nodehash)
+		big_free(t->nodehash, (size_t)t->nodeslots * sizeof(*t->nodehash));
 	free(t);
 }
 
@@ -180,43 +225,52 @@ int fg_tree_intern(struct fg_tree *t, const char *s, size_t len, uint32_t *id)
 	return 0;
 }
 
-static int rehash_nodes(struct fg_tree *t, uint32_t nmask)
+/* A slot index in [0, n) from a 32-bit hash, without a division (Lemire's reduction). */
+static inline uint32_t reduce(uint32_t h, uint32_t n)
 {
-	struct slot *nh = calloc((size_t)nmask + 1, sizeof(*nh));
+	return (uint32_t)(((uint64_t)h * n) >> 32);
+}
+
+static int rehash_nodes(struct fg_tree *t, uint32_t nslots)
+{
+	struct slot *nh = big_realloc(NULL, 0, (size_t)nslots * sizeof(*nh));
 
 	if (!nh)
 		return -ENOMEM;
-	for (uint32_t j = 0; j <= t->nodemask; j++) {
+	for (uint32_t j = 0; j < t->nodeslots; j++) {
 		struct slot *e = &t->nodehash[j];
 		uint32_t i;
 
 		if (!e->node)
 			continue;
-		i = hash_pair(e->parent, e->name) & nmask;
+		i = reduce(hash_pair(e->parent, e->name), nslots);
 		while (nh[i].node)
-			i = (i + 1) & nmask;
+			i = i + 1 == nslots ? 0 : i + 1;
 		nh[i] = *e;
 	}
-	free(t->nodehash);
+	big_free(t->nodehash, (size_t)t->nodeslots * sizeof(*t->nodehash));
 	t->nodehash = nh;
-	t->nodemask = nmask;
+	t->nodeslots = nslots;
 	return 0;
 }
 
+/* Linear probing stays short up to 70% full. */
+#define MAX_LOAD_PCT 70
+
 int fg_tree_reserve(struct fg_tree *t, size_t nodes)
 {
-	uint64_t want = 1024;
+	uint64_t want = (uint64_t)nodes * 100 / MAX_LOAD_PCT + 1;
 
-	while (want < 2 * (uint64_t)nodes && want < (1ull << 31))
-		want *= 2;
-	if (want - 1 <= t->nodemask)
+	if (want > UINT32_MAX)
+		want = UINT32_MAX;
+	if (want <= t->nodeslots)
 		return 0;
-	return rehash_nodes(t, (uint32_t)(want - 1));
+	return rehash_nodes(t, (uint32_t)want);
 }
 
 int fg_tree_child(struct fg_tree *t, uint32_t parent, uint32_t name, uint32_t *out)
 {
-	uint32_t i = hash_pair(parent, name) & t->nodemask, e;
+	uint32_t i = reduce(hash_pair(parent, name), t->nodeslots), e;
 	struct slot *sl;
 	struct fg_node *n;
 	int err;
@@ -226,9 +280,9 @@ int fg_tree_child(struct fg_tree *t, uint32_t parent, uint32_t name, uint32_t *o
 			*out = sl->node;
 			return 0;
 		}
-		i = (i + 1) & t->nodemask;
+		i = i + 1 == t->nodeslots ? 0 : i + 1;
 	}
-	err = grow((void **)&t->nodes, &t->capnodes, sizeof(*t->nodes), t->nnodes + 1);
+	err = grow_nodes(t, t->nnodes + 1);
 	if (err)
 		return err;
 	e = t->nnodes++;
@@ -240,14 +294,17 @@ int fg_tree_child(struct fg_tree *t, uint32_t parent, uint32_t name, uint32_t *o
 	 * per new node, there the misses overlap. */
 	*sl = (struct slot){ parent, name, e };
 	*out = e;
-	if ((uint64_t)t->nnodes * 2 > t->nodemask)
-		return rehash_nodes(t, t->nodemask * 2 + 1);
+	if ((uint64_t)t->nnodes * 100 > (uint64_t)t->nodeslots * MAX_LOAD_PCT) {
+		if (t->nodeslots > UINT32_MAX / 2)
+			return -E2BIG;
+		return rehash_nodes(t, t->nodeslots * 2);
+	}
 	return 0;
 }
 
 void fg_tree_prefetch(const struct fg_tree *t, uint32_t parent, uint32_t name)
 {
-	__builtin_prefetch(&t->nodehash[hash_pair(parent, name) & t->nodemask]);
+	__builtin_prefetch(&t->nodehash[reduce(hash_pair(parent, name), t->nodeslots)]);
 }
 
 void fg_tree_add(struct fg_tree *t, uint32_t node, int slot, uint64_t n)
