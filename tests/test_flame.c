@@ -673,3 +673,26 @@ Test(flame, output_to_a_fifo_is_written_in_place)
 	run_result_fini(&r);
 	free(dir);
 }
+
+Test(flame, convert_turns_folded_into_pprof_and_back)
+{
+	char *dir = tmpdir_new();
+	struct run_result r;
+
+	run_sh(&r, "cd %s && printf 'main;a;b 3\\nmain;c 2\\nmain;a;b 1\\n' > in.folded && "
+		   "%s convert in.folded -o in.pb.gz && %s convert in.pb.gz --to folded -o out.folded && "
+		   "cat out.folded", dir, rp_bin(), rp_bin());
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "main;a;b 4\nmain;c 2\n");
+	run_result_fini(&r);
+	run_sh(&r, "cd %s && printf 'main;a 1\\nmain;b -3\\n' > bad.folded && "
+		   "%s convert bad.folded -o bad.pb.gz; echo rc=$?; test ! -e bad.pb.gz && echo clean",
+	       dir, rp_bin());
+	cr_assert(strstr(r.out, "rc=2") && strstr(r.out, "clean"), "%s", r.out);
+	cr_assert(strstr(r.err, "bad.folded:2:"), "%s", r.err);
+	run_result_fini(&r);
+	run_sh(&r, "%s convert %s/in.pb.gz --to svg -o x", rp_bin(), dir);
+	cr_assert_eq(r.status, 2);
+	run_result_fini(&r);
+	free(dir);
+}
