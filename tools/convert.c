@@ -129,7 +129,7 @@ int cmd_convert(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (fg_detect((const unsigned char *)buf, len < 4096 ? len : 4096) == FG_FMT_FOLDED &&
-	    !gperf_is_cpu_profile(buf, len)) {
+	    !gperf_is_cpu_profile(buf, len) && !legacy_heap_detect(buf, len)) {
 		rc = fg_convert_folded_to_pprof(in, out, err, sizeof(err));
 		free(buf);
 		if (rc == -EINVAL)
