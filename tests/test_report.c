@@ -793,3 +793,94 @@ Test(report, json_out_of_memory_at_every_allocation_fails_cleanly, .init = setup
 	cr_assert_eq(rc, 0, "never succeeded");
 	cr_assert_gt(n, 100, "the report needs more than %ld allocations", n);
 }
+
+/* The real binary, a real (small) run, each format written with -o and read back. */
+Test(report, bench_writes_every_format_that_its_reader_accepts, .timeout = 300)
+{
+	static struct prom_state st;
+	char *d = tmpdir_new(), path[512];
+	static const char *const fmts[] = { "json", "prom", "gobench", "table" };
+	struct run_result rr;
+	regex_t bench;
+
+	cr_assert_eq(regcomp(&bench, "^Benchmark[^ \t]+-[0-9]+\t[0-9]+(\t[-+0-9.eE]+ [^ \t]+)+$",
+			     REG_EXTENDED | REG_NOSUB), 0);
+	for (size_t f = 0; f < sizeof(fmts) / sizeof(fmts[0]); f++) {
+		size_t len;
+		char *s;
+
+		snprintf(path, sizeof(path), "%s/out.%s", d, fmts[f]);
+		cr_assert_eq(run_sh(&rr, "'%s' bench '%s/scenarios/priority.yaml' --objects 300 "
+					 "--repeat 2 --format %s -o '%s'", rp_bin(), rp_src(), fmts[f],
+				    path), 0);
+		cr_assert_eq(rr.status, 0, "%s: exit %d: %s", fmts[f], rr.status, rr.err);
+		run_result_fini(&rr);
+		s = read_file(path, &len);
+		cr_assert(s && len > 0, "%s: no output", fmts[f]);
+		if (!strcmp(fmts[f], "json")) {
+			cJSON *j = cJSON_Parse(s);
+			cr_assert(j, "not JSON");
+			cr_assert_eq(cJSON_GetArraySize(jget(j, "scenarios")), 2);
+			cr_assert_str_eq(jget(j, "scenarios.1.name")->valuestring, "priority");
+			cr_assert_eq(jnum(j, "scenarios.1.repetition"), 1);
+			cr_assert_eq(jnum(j, "scenarios.0.objects"), 300);
+			cr_assert_gt(jnum(j, "scenarios.0.reconcile.count"), 0);
+			cr_assert_eq(jnum(j, "scenarios.0.reconcile.count"),
+				     jnum(j, "benchmarks.0.iterations"));
+			cr_assert_eq(jnum(j, "scenarios.0.reconcile.latency_ns.count"),
+				     jnum(j, "scenarios.0.reconcile.count"),
+				     "one latency sample per reconcile");
+			cr_assert(cJSON_IsTrue(jget(j, "scenarios.0.convergence.converged")));
+			cr_assert_str_eq(jget(j, "benchmarks.2.aggregate_name")->valuestring, "mean");
+			cJSON_Delete(j);
+		} else if (!strcmp(fmts[f], "prom")) {
+			cr_assert(prom_check(&st, s), "%s", st.err);
+			cr_assert(strstr(s, "controller_runtime_reconcile_total{controller=\"priority\","
+					    "scenario=\"priority\",repetition=\"1\",result=\"success\"}"));
+		} else if (!strcmp(fmts[f], "gobench")) {
+			int n = 0;
+			char *save, *line;
+			for (line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+				if (strncmp(line, "Benchmark", 9))
+					continue;
+				cr_assert_eq(regexec(&bench, line, 0, NULL, 0), 0, "bad: '%s'", line);
+				cr_assert(!strncmp(line, "BenchmarkReconcile/priority-2\t", 30), "%s", line);
+				n++;
+			}
+			cr_assert_eq(n, 2);
+		} else {
+			cr_assert(strstr(s, "== priority  repetition 2/2  (300 objects, 2 workers)"),
+				  "%s", s);
+			cr_assert(strstr(s, "converged "), "%s", s);
+		}
+		free(s);
+	}
+	regfree(&bench);
+	free(d);
+}
+
+Test(report, table_lists_twenty_stuck_objects_then_counts_the_rest)
+{
+	struct bench_report r = { .seed = 1 };
+	struct bench_run *run = bench_run_new();
+	char key[32];
+
+	snprintf(run->name, sizeof(run->name), "stuck");
+	for (int i = 0; i < 25; i++) {
+		snprintf(key, sizeof(key), "Obj/ns/o-%d", i);
+		cr_assert_eq(bench_run_add_stuck(run, key, "never reconciled"), 0);
+	}
+	cr_assert_eq(bench_report_add(&r, run), 0);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+	cr_assert_eq(report_write_table(fp, &r), 0);
+	fclose(fp);
+	cr_assert(strstr(buf, "NOT converged by the deadline: 25 stuck"));
+	cr_assert(strstr(buf, "stuck Obj/ns/o-19: never reconciled"));
+	cr_assert_null(strstr(buf, "o-20:"));
+	cr_assert(strstr(buf, "... and 5 more (all in --format json)"), "%s", buf);
+	cr_assert_null(strstr(buf, "latency"), "no histogram, no latency line");
+	free(buf);
+	bench_report_fini(&r);
+}
