@@ -141,8 +141,10 @@ static int put_hist_chart(FILE *fp, const struct hist *h, const char *id)
 		double x = lx(d, lmin, lmax);
 
 		fprintf(fp, "<line class=\"grid\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>"
-			    "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n",
-			x, MT, x, MT + PH, x, MT + PH + 14, fmt_ns(pow(10, d), a));
+			    "<text x=\"%.1f\" y=\"%d\" text-anchor=\"%s\">%s</text>\n",
+			x, MT, x, MT + PH, x, MT + PH + 14,
+			x > ML + PW - 30 ? "end" : x < ML + 30 ? "start" : "middle",
+			fmt_ns(pow(10, d), a));
 	}
 	for (size_t i = 0; i < nb; i++) {
 		double hgt = maxc ? (double)bins[i] / (double)maxc * PH : 0;
@@ -412,8 +414,7 @@ static void put_flame(FILE *fp, const char *svg, const char *title, const char *
 {
 	fprintf(fp, "<h3>%s</h3>\n", title);
 	if (!svg) {
-		fputs("<p class=\"muted\">no profile taken (bench --cpuprofile / --memprofile)</p>\n",
-		      fp);
+		fputs("<p class=\"muted\">no profile taken in this run</p>\n", fp);
 		return;
 	}
 	fprintf(fp, "<iframe class=\"flame\" id=\"%s\" title=\"%s\" width=\"1210\" height=\"%d\" "

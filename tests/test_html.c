@@ -358,3 +358,29 @@ Test(html, report_renders_charts_and_flame_graphs_in_chromium, .timeout = 600)
 	free(folded);
 	free(dir);
 }
+
+/* The real path: reconperf bench --html, then the page in the browser. */
+Test(html, bench_html_report_opens_without_errors, .timeout = 600)
+{
+	char *dir = tmpdir_new(), *url, *dom, *console;
+	struct run_result r;
+	cJSON *j;
+
+	need_chromium();
+	run_sh(&r, "%s bench -q --objects 200 --seed 3 --html %s/bench.html -o %s/bench.txt",
+	       rp_bin(), dir, dir);
+	cr_assert_eq(r.status, 0, "bench: %s", r.err);
+	run_result_fini(&r);
+	cr_assert(asprintf(&url, "file://%s/bench.html#selftest", dir) > 0);
+	dom = browse(url, NULL, &console);
+	cr_assert_str_empty(console, "console output: %s", console);
+	j = selftest_json(dom, "report-selftest");
+	cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "errors")), 0);
+	cr_assert_gt(num(j, "charts.latency-0.marks"), 4, "bars and percentile markers");
+	cr_assert(strstr(dom, "Reconcile latency"));
+	cJSON_Delete(j);
+	free(dom);
+	free(console);
+	free(url);
+	free(dir);
+}

@@ -20,6 +20,8 @@
 #include "bench/scenario.h"
 #include "common/afile.h"
 #include "common/units.h"
+#include "flamegraph/html.h"
+#include "flamegraph/load.h"
 #include "tools/cli.h"
 
 const char cmd_bench_usage[] =
@@ -40,6 +42,7 @@ const char cmd_bench_usage[] =
 	"  --fault SPEC       add a fault: TYPE[:key=value,...] (see docs/faults.md)\n"
 	"  --format F         table (default), json, prom or gobench\n"
 	"  -o FILE            write the report to FILE (atomically) instead of stdout\n"
+	"  --html FILE        also write a self-contained HTML report (charts, flame graphs)\n"
 	"  -q, --quiet        no progress on stderr\n"
 	"\n"
 	"exit status: 0 converged; 1 a run did not converge, lost objects or reconciled a key\n"
@@ -47,6 +50,8 @@ const char cmd_bench_usage[] =
 
 struct bench_cli {
 	const char *out;
+	const char *html;	/* --html FILE */
+	const char *cpuprofile, *memprofile;	/* profiles to draw in the HTML report */
 	enum report_format fmt;
 	bool quiet;
 	/* overrides applied to every scenario, in order */
@@ -88,7 +93,7 @@ static int add_set(struct bench_cli *c, const char *key, const char *val)
 static int parse_args(int argc, char **argv, struct bench_cli *c, int *first_file)
 {
 	enum { O_WORKERS = 256, O_OBJECTS, O_DURATION, O_DEADLINE, O_SEED, O_REPEAT, O_SET,
-	       O_FAULT, O_FORMAT };
+	       O_FAULT, O_FORMAT, O_HTML };
 	static const struct option opts[] = {
 		{ "workers", required_argument, NULL, O_WORKERS },
 		{ "objects", required_argument, NULL, O_OBJECTS },
@@ -99,6 +104,7 @@ static int parse_args(int argc, char **argv, struct bench_cli *c, int *first_fil
 		{ "set", required_argument, NULL, O_SET },
 		{ "fault", required_argument, NULL, O_FAULT },
 		{ "format", required_argument, NULL, O_FORMAT },
+		{ "html", required_argument, NULL, O_HTML },
 		{ "output", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
@@ -114,6 +120,9 @@ static int parse_args(int argc, char **argv, struct bench_cli *c, int *first_fil
 		case O_WORKERS: case O_OBJECTS: case O_DURATION: case O_DEADLINE: case O_SEED:
 			if (add_set(c, keys[ch - O_WORKERS], optarg))
 				return -EINVAL;
+			break;
+		case O_HTML:
+			c->html = optarg;
 			break;
 		case O_REPEAT: {
 			uint64_t v;
@@ -245,6 +254,43 @@ static int render(const struct bench_cli *c, const struct bench_report *rep)
 	return EXIT_OK;
 }
 
+/* The flame graph of a profile for the HTML report; NULL (and a warning) when it fails. */
+static char *flame_svg(const char *path)
+{
+	char err[512], *svg = NULL;
+
+	if (!path)
+		return NULL;
+	if (fg_render_file(path, NULL, NULL, &svg, err, sizeof(err))) {
+		cli_err("bench", "no flame graph in the HTML report: %s", err);
+		return NULL;
+	}
+	return svg;
+}
+
+static int render_html(const struct bench_cli *c, const struct bench_report *rep)
+{
+	char *cpu = flame_svg(c->cpuprofile), *mem = flame_svg(c->memprofile);
+	struct afile *af;
+	int rc = afile_open(c->html, &af);
+
+	if (rc) {
+		cli_err("bench", "cannot write '%s': %s", c->html, strerror(-rc));
+		goto out;
+	}
+	rc = html_report_write(afile_fp(af), rep, cpu, mem);
+	if (rc)
+		afile_abort(af);
+	else
+		rc = afile_commit(af);
+	if (rc)
+		cli_err("bench", "writing '%s': %s", c->html, strerror(-rc));
+out:
+	free(cpu);
+	free(mem);
+	return rc ? EXIT_USAGE : EXIT_OK;
+}
+
 static bool run_failed(const struct bench_run *r)
 {
 	return !r->convergence.converged || r->convergence.lost_objects ||
@@ -317,6 +363,8 @@ int cmd_bench(int argc, char **argv)
 	sigaction(SIGTERM, &old_term, NULL);
 	if (code == EXIT_OK) {
 		code = render(&c, &rep);
+		if (code == EXIT_OK && c.html)
+			code = render_html(&c, &rep);
 		for (size_t i = 0; code == EXIT_OK && i < rep.nruns; i++)
 			if (run_failed(rep.runs[i]))
 				code = EXIT_FAIL;
