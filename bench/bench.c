@@ -174,6 +174,8 @@ static void before_cb(void *arg, unsigned worker, uint64_t key)
 	struct run *r = arg;
 	const struct ctrl_hooks *h = &r->hooks->ctrl;
 
+	if (r->hooks->phase)
+		r->hooks->phase("reconcile");
 	if (r->acc)
 		r->hooks->alloc_counters(&r->acc[worker].a0, &r->acc[worker].b0);
 	if (h->before)
@@ -194,12 +196,16 @@ static void after_cb(void *arg, unsigned worker, uint64_t key)
 		r->acc[worker].bytes += b - r->acc[worker].b0;
 		r->acc[worker].n++;
 	}
+	if (r->hooks->phase)
+		r->hooks->phase("queue");
 }
 
 static void start_cb(void *arg, unsigned worker)
 {
 	struct run *r = arg;
 
+	if (r->hooks->phase)
+		r->hooks->phase("queue");
 	if (r->hooks->ctrl.worker_start)
 		r->hooks->ctrl.worker_start(r->hooks->ctrl.arg, worker);
 }
@@ -238,6 +244,8 @@ static int instance_start(struct run *r, struct instance *in, bool hooks, char *
 
 	if (hooks)
 		co.hooks = (struct ctrl_hooks){ start_cb, stop_cb, before_cb, after_cb, r };
+	else
+		co.first_worker = sc->workers;	/* the competing instance: its own worker slots */
 	in->r = r;
 	in->env = r->env;
 	in->q = wq_new(&qo);
@@ -689,12 +697,13 @@ static int setup_env(struct run *r, int repetition)
 
 	r->env.sc = sc;
 	r->env.wl = r->wl;
-	r->env.rng = calloc(sc->workers, sizeof(*r->env.rng));
+	/* two slots per worker: a competing controller instance has its own workers */
+	r->env.rng = calloc(2 * (size_t)sc->workers, sizeof(*r->env.rng));
 	r->lat_base = hist_new();
 	r->qwait_base = hist_new();
 	if (!r->env.rng || !r->lat_base || !r->qwait_base)
 		return -ENOMEM;
-	for (unsigned w = 0; w < sc->workers; w++)
+	for (unsigned w = 0; w < 2 * sc->workers; w++)
 		r->env.rng[w] = (sc->seed + 1) * 0x9E3779B97F4A7C15ull + w * 7919 +
 				(uint64_t)repetition * 104729 + 1;
 	r->load_rng = (sc->seed + 11) * 0xD1B54A32D192ED03ull + (uint64_t)repetition + 1;
@@ -746,14 +755,14 @@ static int setup_world(struct run *r, int repetition, char *err, size_t errlen)
 	const struct scenario *sc = r->sc;
 	struct store_opts so = { .watch_history = sc->watch_history };
 	struct fault_env fe = { .arg = r, .restart = restart_cb, .break_watches = break_watches_cb,
-				.pick_primary = pick_cb, .workers = sc->workers };
+				.pick_primary = pick_cb, .workers = 2 * sc->workers };
 	int rc;
 
 	r->store = store_new(&so);
 	if (!r->store)
 		return -ENOMEM;
 	r->env.store = r->store;
-	rc = client_new(r->store, sc->workers, &r->env.client);
+	rc = client_new(r->store, 2 * sc->workers, &r->env.client);
 	if (rc)
 		return rc;
 	rc = oracle_new(r->wl, &r->env, &r->oracle);
@@ -766,6 +775,8 @@ static int setup_world(struct run *r, int repetition, char *err, size_t errlen)
 		return rc;
 	if (faults_any(r->faults))
 		client_set_faults(r->env.client, faults_client_hook, r->faults);
+	if (r->hooks->phase)
+		client_set_phase(r->env.client, r->hooks->phase, "reconcile");
 	store_set_commit_hook(r->store, oracle_on_commit, r->oracle);
 	/* The objects exist before the controller starts: its start is a storm. */
 	for (uint64_t i = 0; i < sc->objects && !rc; i++)

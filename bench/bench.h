@@ -38,6 +38,9 @@ struct bench_hooks {
 	void (*alloc_counters)(uint64_t *allocs, uint64_t *bytes);
 	void (*progress)(void *arg, const struct bench_progress *p);
 	void *progress_arg;
+	/* Told where a worker thread is: "reconcile", "store" (inside an API call), "queue"
+	 * (everything else); for profiler labels. May be NULL. */
+	void (*phase)(const char *phase);
 	/* Set (e.g. by a SIGINT handler) to end the run early; bench_run returns -EINTR. */
 	const volatile int *interrupted;
 };

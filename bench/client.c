@@ -13,6 +13,8 @@ struct client {
 	client_fault_fn fault;
 	void *fault_arg;
 	struct client_counters *ctr;	/* [workers + 1]: the last slot for non-workers */
+	void (*phase)(const char *phase);
+	const char *phase_after;
 };
 
 int client_new(struct store *s, unsigned workers, struct client **out)
@@ -45,6 +47,12 @@ void client_set_faults(struct client *c, client_fault_fn fn, void *arg)
 {
 	c->fault = fn;
 	c->fault_arg = arg;
+}
+
+void client_set_phase(struct client *c, void (*fn)(const char *phase), const char *after)
+{
+	c->phase = fn;
+	c->phase_after = after;
 }
 
 static void sleep_ns(uint64_t ns)
@@ -85,6 +93,8 @@ static int call(struct client *c, unsigned worker, enum client_verb v, struct ob
 	struct client_counters *ctr = &c->ctr[worker < c->workers ? worker : c->workers];
 	int err = 0;
 
+	if (c->phase)
+		c->phase("store");
 	for (int attempt = 0; attempt <= CLIENT_MAX_RETRIES; attempt++) {
 		struct client_fault f = { 0 };
 
@@ -118,6 +128,8 @@ static int call(struct client *c, unsigned worker, enum client_verb v, struct ob
 		ctr->conflicts++;
 	else if (err && err != -ENOENT && err != -EEXIST)
 		ctr->surfaced++;
+	if (c->phase)
+		c->phase(c->phase_after);
 	return err;
 }
 

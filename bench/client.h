@@ -48,6 +48,8 @@ int client_new(struct store *s, unsigned workers, struct client **out);
 void client_free(struct client *c);
 /* Installs the injector (before workers start). */
 void client_set_faults(struct client *c, client_fault_fn fn, void *arg);
+/* Called with "store" before each call and `after` once it returns (profiler labels). */
+void client_set_phase(struct client *c, void (*fn)(const char *phase), const char *after);
 
 int client_create(struct client *c, unsigned worker, struct obj *o);
 int client_update(struct client *c, unsigned worker, struct obj *o);

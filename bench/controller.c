@@ -210,7 +210,7 @@ int ctrl_new(const struct ctrl_opts *o, struct controller **out)
 		goto err_free;
 	for (unsigned i = 0; i < o->workers; i++) {
 		c->w[i].c = c;
-		c->w[i].id = i;
+		c->w[i].id = o->first_worker + i;
 		c->w[i].lat = hist_new();
 		if (!c->w[i].lat)
 			goto err_free;

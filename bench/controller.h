@@ -53,6 +53,7 @@ struct ctrl_hooks {
 struct ctrl_opts {
 	const char *name;	/* controller name, for metrics and labels */
 	unsigned workers;	/* MaxConcurrentReconciles */
+	unsigned first_worker;	/* worker ids are first_worker .. first_worker + workers - 1 */
 	struct wq *queue;	/* not owned */
 	ctrl_reconcile_fn reconcile;
 	void *arg;

@@ -71,7 +71,7 @@ struct faults {
 	_Atomic uint64_t *stall_ns;	/* [workers] */
 	_Atomic uint64_t write_fail_until;
 	_Atomic uint64_t watch_down_until;	/* watch requests fail until then */
-	uint64_t write_fail_retry_after;
+	_Atomic uint64_t write_fail_retry_after;
 	pthread_t thread;
 	bool running;
 	_Atomic bool stop;
@@ -468,7 +468,8 @@ void faults_client_hook(void *arg, unsigned worker, enum client_verb verb, const
 	(void)o;
 	if (until && now_ns() < until) {
 		out->err = -EIO;	/* etcd down: 500 ServerTimeout with Retry-After */
-		out->retry_after_ns = fs->write_fail_retry_after;
+		out->retry_after_ns = atomic_load_explicit(&fs->write_fail_retry_after,
+							   memory_order_relaxed);
 		return;
 	}
 	for (size_t i = 0; i < fs->n; i++) {
@@ -585,7 +586,7 @@ static void fire(struct faults *fs, struct fault *f, size_t i)
 		break;
 	case F_WRITE_FAIL:
 		injected(fs, i);
-		fs->write_fail_retry_after = f->retry_after;
+		atomic_store(&fs->write_fail_retry_after, f->retry_after);
 		atomic_store(&fs->write_fail_until, now_ns() + f->duration);
 		break;
 	case F_RESTART:
@@ -593,8 +594,10 @@ static void fire(struct faults *fs, struct fault *f, size_t i)
 		fs->env.restart(fs->env.arg);
 		break;
 	case F_WORKER_STALL: {
-		unsigned w = f->worker >= 0 ? (unsigned)f->worker % fs->env.workers
-					    : (unsigned)(rnd(&fs->sched_rng) % fs->env.workers);
+		/* the controller's own workers are the first half of the slots */
+		unsigned n = fs->env.workers / 2 ? fs->env.workers / 2 : 1;
+		unsigned w = f->worker >= 0 ? (unsigned)f->worker % n
+					    : (unsigned)(rnd(&fs->sched_rng) % n);
 		injected(fs, i);
 		atomic_store(&fs->stall_ns[w], f->duration);
 		break;

@@ -38,7 +38,7 @@ struct fault_env {
 	void (*restart)(void *arg);		/* leader failover: cold-cache controller */
 	void (*break_watches)(void *arg);	/* break every informer's watch */
 	uint64_t (*pick_primary)(void *arg, uint64_t rnd); /* a live primary uid, or 0 */
-	unsigned workers;
+	unsigned workers;	/* worker slots: twice the controller's (a competing instance has its own) */
 };
 
 struct faults;

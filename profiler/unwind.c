@@ -398,6 +398,12 @@ int unwind_here(uint64_t *pcs, int max)
 
 /* ---- the loader wrappers ---- */
 
+/*
+ * Under ThreadSanitizer the runtime calls dl_iterate_phdr while it initialises, before any
+ * instrumented code may run; the wrappers stay out of TSan builds (the sampler's stress tests
+ * run under ASan and in the plain build).
+ */
+#ifndef __SANITIZE_THREAD__
 void *dlopen(const char *file, int mode)
 {
 	void *h;
@@ -436,6 +442,8 @@ int dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data
 	in_loader--;
 	return rc;
 }
+
+#endif /* __SANITIZE_THREAD__ */
 
 /* Resolve the real loader functions before any handler can need them. */
 __attribute__((constructor)) static void unwind_ctor(void)
