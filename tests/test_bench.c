@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "tests/util.h"
 
 /* Runs `reconperf bench ARGS --format json -o FILE` and returns the parsed report. */
@@ -191,5 +192,155 @@ Test(bench, bad_options_exit_2_and_write_nothing)
 	run_sh(&r, "ls -A %s | wc -l", d);
 	cr_assert_eq(atoi(r.out), 0, "no output file may be left behind");
 	run_result_fini(&r);
+	free(d);
+}
+
+/* ---- profilers wired into bench ---- */
+
+static char *pprof_out(const char *args)
+{
+	struct run_result r;
+	char *out;
+
+	run_sh(&r, "HOME=${HOME:-/tmp} go tool pprof %s 2>&1", args);
+	out = r.out;
+	r.out = NULL;
+	run_result_fini(&r);
+	return out;
+}
+
+Test(bench, cpuprofile_carries_controller_and_phase_labels, .timeout = 180)
+{
+	char *d = tmpdir_new(), cmd[1024];
+	struct run_result r;
+
+	if (!have_cmd("go"))
+		cr_skip_test("go is not installed");
+	snprintf(cmd, sizeof(cmd), "%s bench -q --set workload=backup --objects 300 --duration 1s "
+		 "--set churn.updates=300 --set params.list=scan --cpuprofile %s/cpu.pb.gz --hz 1000 "
+		 "-o %s/r.txt", rp_bin(), d, d);
+	run_sh(&r, "%s", cmd);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_result_fini(&r);
+	snprintf(cmd, sizeof(cmd), "-tags %s/cpu.pb.gz", d);
+	char *tags = pprof_out(cmd);
+	cr_assert(strstr(tags, "controller: Total"), "%s", tags);
+	cr_assert(strstr(tags, "backup"), "the controller label names the workload: %s", tags);
+	cr_assert(strstr(tags, "reconcile"), "%s", tags);
+	cr_assert(strstr(tags, "store"), "%s", tags);
+	free(tags);
+	/* the backup operator's scan of every Backup is where its reconciles spend their time */
+	snprintf(cmd, sizeof(cmd), "-top -nodecount=200 -tagfocus phase=reconcile %s/cpu.pb.gz", d);
+	char *top = pprof_out(cmd);
+	cr_assert(strstr(top, "informer_list"), "%s", top);
+	cr_assert(!strstr(top, "wq_get"), "queue code is not labelled reconcile: %s", top);
+	free(top);
+	free(d);
+}
+
+Test(bench, memprofile_and_exact_allocs_per_reconcile, .timeout = 180)
+{
+	int st;
+	char args[512], *d = tmpdir_new();
+
+	snprintf(args, sizeof(args), "--set mode=queue --set churn.updates=0 --set churn.creates=0 "
+		 "--set churn.deletes=0 --set workload=noop --objects 100 --duration 300ms "
+		 "--set reconcile.allocs=5 --set reconcile.alloc_size=1000 --memprofile %s/heap.pb.gz",
+		 d);
+	cJSON *j = bench_json(&st, args);
+	cr_assert_eq(st, 0);
+	const cJSON *s = scenario0(j);
+	/* the queue-mode no-op reconcile allocates exactly what it was told to */
+	cr_assert_float_eq(num(s, "allocs_per_reconcile"), 5.0, 1e-9);
+	cr_assert_float_eq(num(s, "bytes_per_reconcile"), 5000.0, 1e-9);
+	cJSON_Delete(j);
+	if (have_cmd("go")) {
+		char cmd[512];
+		snprintf(cmd, sizeof(cmd), "-top -sample_index=alloc_space %s/heap.pb.gz", d);
+		char *top = pprof_out(cmd);
+		cr_assert(strstr(top, "wl_burn"), "the reconcile's allocations are in wl_burn: %s", top);
+		free(top);
+	}
+	free(d);
+}
+
+Test(bench, probe_reports_the_kernel_side_histogram, .timeout = 120)
+{
+	int st;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root for eBPF");
+	cJSON *j = bench_json(&st, "--set workload=noop --objects 300 --probe");
+	cr_assert_eq(st, 0);
+	const cJSON *s = scenario0(j);
+	double in = num(s, "reconcile.count");
+	const cJSON *p = cJSON_GetObjectItem(s, "probe");
+	cr_assert(p, "no probe section");
+	double k = num(p, "latency_ns.count");
+	cr_assert_eq(k, in, "the kernel saw %g reconciles, the harness %g", k, in);
+	cr_assert_gt(num(p, "latency_ns.p50"), 0);
+	cJSON_Delete(j);
+}
+
+Test(bench, gperftools_cpu_profile_is_converted_to_pprof, .timeout = 120)
+{
+	char *d = tmpdir_new();
+	struct run_result r;
+
+	if (!have_cmd("go"))
+		cr_skip_test("go is not installed");
+	run_sh(&r, "%s bench -q --set workload=noop --objects 200 --duration 1s "
+		   "--set reconcile.cpu=100us --set churn.updates=2000 --profiler gperftools "
+		   "--cpuprofile %s/g.pb.gz -o %s/r.txt", rp_bin(), d, d);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_result_fini(&r);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "-top %s/g.pb.gz", d);
+	char *top = pprof_out(cmd);
+	cr_assert(strstr(top, "Type: cpu"), "%s", top);
+	free(top);
+	free(d);
+}
+
+Test(bench, html_report_embeds_both_flame_graphs, .timeout = 180)
+{
+	char *d = tmpdir_new();
+	struct run_result r;
+	char path[512];
+
+	run_sh(&r, "%s bench -q --set workload=noop --objects 200 --duration 500ms "
+		   "--set reconcile.allocs=3 --cpuprofile %s/c.pb.gz --memprofile %s/m.pb.gz "
+		   "--html %s/r.html -o %s/r.txt", rp_bin(), d, d, d, d);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_result_fini(&r);
+	snprintf(path, sizeof(path), "%s/r.html", d);
+	char *html = read_file(path, NULL);
+	cr_assert(html);
+	cr_assert(strstr(html, "<html"), "not an HTML page");
+	cr_assert(strstr(html, "CPU flame graph"), "the CPU flame graph is missing");
+	cr_assert(strstr(html, "Allocation flame graph"), "the allocation flame graph is missing");
+	cr_assert(!strstr(html, "http://") || strstr(html, "http://www.w3.org"),
+		  "the page must not reach the network");
+	free(html);
+	free(d);
+}
+
+Test(bench, gperftools_heap_profile_is_converted_to_pprof, .timeout = 120)
+{
+	char *d = tmpdir_new();
+	struct run_result r;
+
+	if (!have_cmd("go") || !file_exists("/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4"))
+		cr_skip_test("needs go and libtcmalloc.so.4");
+	run_sh(&r, "%s bench -q --set workload=noop --objects 200 --duration 500ms "
+		   "--set reconcile.allocs=3 --profiler gperftools --memprofile %s/h.pb.gz "
+		   "-o %s/r.txt", rp_bin(), d, d);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_result_fini(&r);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "-top -sample_index=alloc_space %s/h.pb.gz", d);
+	char *top = pprof_out(cmd);
+	cr_assert(strstr(top, "Type: alloc_space"), "%s", top);
+	free(top);
 	free(d);
 }

@@ -17,11 +17,15 @@
 #include "bench/bench.h"
 #include "bench/report.h"
 #include "bench/faults.h"
+#include "bench/workload.h"
+#include "flamegraph/html.h"
+#include "flamegraph/load.h"
+#include "profiler/alloc.h"
+#include "reconperf/profiler.h"
+#include "profiler/bpf/latency.h"
 #include "bench/scenario.h"
 #include "common/afile.h"
 #include "common/units.h"
-#include "flamegraph/html.h"
-#include "flamegraph/load.h"
 #include "tools/cli.h"
 
 const char cmd_bench_usage[] =
@@ -42,7 +46,17 @@ const char cmd_bench_usage[] =
 	"  --fault SPEC       add a fault: TYPE[:key=value,...] (see docs/faults.md)\n"
 	"  --format F         table (default), json, prom or gobench\n"
 	"  -o FILE            write the report to FILE (atomically) instead of stdout\n"
-	"  --html FILE        also write a self-contained HTML report (charts, flame graphs)\n"
+	"  --cpuprofile FILE  write a CPU profile (pprof) of the whole run to FILE; samples carry\n"
+	"                     the labels controller=NAME and phase=reconcile|store|queue\n"
+	"  --hz N             CPU samples per second of each thread's CPU time (default 100)\n"
+	"  --profiler P       builtin (default) or gperftools: the same profiles through\n"
+	"                     gperftools' CPU and heap profilers, converted to pprof\n"
+	"  --memprofile FILE  write a heap profile (pprof) of the whole run to FILE\n"
+	"  --mem-rate SIZE    mean bytes between heap samples (default 512KiB)\n"
+	"  --probe            also time every reconcile from the kernel (USDT + eBPF; needs\n"
+	"                     CAP_BPF and CAP_PERFMON) and report it beside the in-process one\n"
+	"  --html FILE        write a self-contained HTML report (charts, fault table, and the\n"
+	"                     flame graphs of --cpuprofile and --memprofile) to FILE\n"
 	"  -q, --quiet        no progress on stderr\n"
 	"\n"
 	"exit status: 0 converged; 1 a run did not converge, lost objects or reconciled a key\n"
@@ -50,15 +64,21 @@ const char cmd_bench_usage[] =
 
 struct bench_cli {
 	const char *out;
-	const char *html;	/* --html FILE */
-	const char *cpuprofile, *memprofile;	/* profiles to draw in the HTML report */
 	enum report_format fmt;
 	bool quiet;
 	/* overrides applied to every scenario, in order */
-	struct { const char *key; const char *val; } sets[256];
+	struct { const char *key; const char *val; char keybuf[64]; } sets[256];
 	size_t nsets;
 	uint32_t repeat;
 	bool repeat_set;
+	const char *memprofile;
+	uint64_t mem_rate;
+	bool probe;
+	const char *cpuprofile;
+	int hz;
+	bool gperftools;
+	char gperf_tmp[64];
+	const char *html;
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -93,7 +113,8 @@ static int add_set(struct bench_cli *c, const char *key, const char *val)
 static int parse_args(int argc, char **argv, struct bench_cli *c, int *first_file)
 {
 	enum { O_WORKERS = 256, O_OBJECTS, O_DURATION, O_DEADLINE, O_SEED, O_REPEAT, O_SET,
-	       O_FAULT, O_FORMAT, O_HTML };
+	       O_FAULT, O_FORMAT, O_MEMPROFILE, O_MEMRATE, O_PROBE, O_CPUPROFILE, O_HZ,
+	       O_PROFILER, O_HTML };
 	static const struct option opts[] = {
 		{ "workers", required_argument, NULL, O_WORKERS },
 		{ "objects", required_argument, NULL, O_OBJECTS },
@@ -104,9 +125,15 @@ static int parse_args(int argc, char **argv, struct bench_cli *c, int *first_fil
 		{ "set", required_argument, NULL, O_SET },
 		{ "fault", required_argument, NULL, O_FAULT },
 		{ "format", required_argument, NULL, O_FORMAT },
-		{ "html", required_argument, NULL, O_HTML },
 		{ "output", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "memprofile", required_argument, NULL, O_MEMPROFILE },
+		{ "mem-rate", required_argument, NULL, O_MEMRATE },
+		{ "probe", no_argument, NULL, O_PROBE },
+		{ "cpuprofile", required_argument, NULL, O_CPUPROFILE },
+		{ "hz", required_argument, NULL, O_HZ },
+		{ "profiler", required_argument, NULL, O_PROFILER },
+		{ "html", required_argument, NULL, O_HTML },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *keys[] = { [O_WORKERS - O_WORKERS] = "workers", "objects", "duration",
@@ -121,9 +148,6 @@ static int parse_args(int argc, char **argv, struct bench_cli *c, int *first_fil
 			if (add_set(c, keys[ch - O_WORKERS], optarg))
 				return -EINVAL;
 			break;
-		case O_HTML:
-			c->html = optarg;
-			break;
 		case O_REPEAT: {
 			uint64_t v;
 			if (cli_u64("bench", "--repeat", optarg, 1, 1000, &v))
@@ -133,14 +157,18 @@ static int parse_args(int argc, char **argv, struct bench_cli *c, int *first_fil
 			break;
 		}
 		case O_SET: {
-			char *eq = strchr(optarg, '=');
-			if (!eq || eq == optarg) {
+			/* argv stays untouched: a re-exec under tcmalloc passes it on as it was */
+			const char *eq = strchr(optarg, '=');
+			size_t n = eq ? (size_t)(eq - optarg) : 0;
+			if (!n || n >= sizeof(c->sets[0].keybuf)) {
 				cli_err("bench", "'--set' takes KEY=VALUE, got '%s'", optarg);
 				return -EINVAL;
 			}
-			*eq = '\0';
-			if (add_set(c, optarg, eq + 1))
+			if (add_set(c, NULL, eq + 1))
 				return -EINVAL;
+			memcpy(c->sets[c->nsets - 1].keybuf, optarg, n);
+			c->sets[c->nsets - 1].keybuf[n] = '\0';
+			c->sets[c->nsets - 1].key = c->sets[c->nsets - 1].keybuf;
 			break;
 		}
 		case O_FAULT:
@@ -156,6 +184,38 @@ static int parse_args(int argc, char **argv, struct bench_cli *c, int *first_fil
 			break;
 		case 'o':
 			c->out = optarg;
+			break;
+		case O_MEMPROFILE:
+			c->memprofile = optarg;
+			break;
+		case O_MEMRATE:
+			if (cli_size("bench", "--mem-rate", optarg, &c->mem_rate))
+				return -EINVAL;
+			if (c->mem_rate == 0) {
+				cli_err("bench", "'--mem-rate' must be at least 1 byte, got '%s'", optarg);
+				return -EINVAL;
+			}
+			break;
+		case O_PROBE:
+			c->probe = true;
+			break;
+		case O_CPUPROFILE:
+			c->cpuprofile = optarg;
+			break;
+		case O_HTML:
+			c->html = optarg;
+			break;
+		case O_HZ:
+			if (cli_int("bench", "--hz", optarg, 1, 10000, &c->hz))
+				return -EINVAL;
+			break;
+		case O_PROFILER:
+			if (strcmp(optarg, "builtin") && strcmp(optarg, "gperftools")) {
+				cli_err("bench", "'--profiler' must be builtin or gperftools, got '%s'",
+					optarg);
+				return -EINVAL;
+			}
+			c->gperftools = !strcmp(optarg, "gperftools");
 			break;
 		case 'q':
 			c->quiet = true;
@@ -254,41 +314,160 @@ static int render(const struct bench_cli *c, const struct bench_report *rep)
 	return EXIT_OK;
 }
 
-/* The flame graph of a profile for the HTML report; NULL (and a warning) when it fails. */
-static char *flame_svg(const char *path)
+/* One repetition, with the kernel-side probe around it when asked. */
+static int run_one(const struct bench_cli *c, const struct scenario *sc, int k,
+		   struct bench_hooks *hooks, struct bench_run **run, char *err, size_t errlen)
 {
-	char err[512], *svg = NULL;
+	struct bpf_usdt_latency *u = NULL;
+	int rc;
 
-	if (!path)
-		return NULL;
-	if (fg_render_file(path, NULL, NULL, &svg, err, sizeof(err))) {
-		cli_err("bench", "no flame graph in the HTML report: %s", err);
-		return NULL;
+	if (c->probe) {
+		rc = bpf_usdt_latency_start(0, NULL, &u);
+		if (rc) {
+			snprintf(err, errlen, "--probe: %s", bpf_lat_strerror(rc));
+			return rc;
+		}
 	}
-	return svg;
+	rc = bench_run(sc, k, hooks, run, err, errlen);
+	if (u && rc == 0) {
+		(*run)->probe_latency = hist_new();
+		if ((*run)->probe_latency)
+			bpf_usdt_latency_read(u, (*run)->probe_latency);
+	}
+	bpf_usdt_latency_stop(u);
+	return rc;
 }
 
-static int render_html(const struct bench_cli *c, const struct bench_report *rep)
+static void set_phase(const char *phase)
 {
-	char *cpu = flame_svg(c->cpuprofile), *mem = flame_svg(c->memprofile);
-	struct afile *af;
-	int rc = afile_open(c->html, &af);
+	prof_label_set("phase", phase);
+}
 
+static void label_worker(void *arg, unsigned worker)
+{
+	(void)worker;
+	prof_label_set("controller", arg);
+}
+
+static int start_cpu_profiler(struct bench_cli *c)
+{
+	int rc;
+
+	if (!c->cpuprofile)
+		return 0;
+	if (c->gperftools) {
+		snprintf(c->gperf_tmp, sizeof(c->gperf_tmp), "/tmp/reconperf-gperf-%d.prof",
+			 (int)getpid());
+		rc = prof_gperftools_start(c->gperf_tmp, c->hz ? c->hz : 100);
+		if (rc == -ENOENT)
+			cli_err("bench", "'--profiler gperftools': libprofiler.so.0 is not installed "
+				"(Debian: libgoogle-perftools4)");
+		else if (rc)
+			cli_err("bench", "'--profiler gperftools': cannot start: %s", strerror(-rc));
+		return rc;
+	}
+	struct rp_profiler_opts o = { .hz = c->hz ? c->hz : 100 };
+	rc = rp_profiler_start(&o);
+	if (rc)
+		cli_err("bench", "'--cpuprofile': cannot start the profiler: %s", strerror(-rc));
+	return rc;
+}
+
+static int stop_cpu_profiler(const struct bench_cli *c, bool write)
+{
+	int rc;
+
+	if (!c->cpuprofile)
+		return 0;
+	if (c->gperftools) {
+		rc = prof_gperftools_stop(c->gperf_tmp, write ? c->cpuprofile : NULL);
+		unlink(c->gperf_tmp);
+	} else {
+		rc = write ? rp_profiler_stop_write(c->cpuprofile) : rp_profiler_stop();
+	}
+	if (rc && write)
+		cli_err("bench", "writing '%s': %s", c->cpuprofile, strerror(-rc));
+	return rc;
+}
+
+static int start_profilers(struct bench_cli *c)
+{
+	if (alloc_available())
+		alloc_count_start();	/* exact allocs and bytes per reconcile */
+	if (c->memprofile && c->gperftools) {
+		int rc = alloc_gperf_start("/tmp/reconperf-heap");
+		if (rc) {
+			cli_err("bench", "'--profiler gperftools': cannot start the heap profiler: %s",
+				strerror(-rc));
+			return rc;
+		}
+	} else if (c->memprofile) {
+		struct alloc_prof_opts o = { .rate = c->mem_rate };
+		int rc;
+
+		if (!alloc_available()) {
+			cli_err("bench", "'--memprofile': the allocation interposer is not active");
+			return -ENOTSUP;
+		}
+		rc = alloc_prof_start(&o);
+		if (rc) {
+			cli_err("bench", "'--memprofile': cannot start: %s", strerror(-rc));
+			return rc;
+		}
+	}
+	return start_cpu_profiler(c);
+}
+
+/* The heap sampler stops first, so the CPU profile's symbolization (libdw) is not in it. */
+static int stop_profilers(const struct bench_cli *c, bool write)
+{
+	int rc;
+
+	if (c->memprofile && !c->gperftools)
+		alloc_prof_stop();
+	rc = stop_cpu_profiler(c, write);
+	if (c->memprofile && write) {
+		char msg[256] = "";
+		int err = c->gperftools ? alloc_gperf_write_pprof(c->memprofile, msg, sizeof(msg))
+					: alloc_prof_write(c->memprofile);
+		if (err) {
+			cli_err("bench", "writing '%s': %s", c->memprofile,
+				msg[0] ? msg : strerror(-err));
+			rc = err;
+		}
+	}
+	if (alloc_available())
+		alloc_count_stop();
+	return rc;
+}
+
+/* The HTML report, with the flame graphs of the profiles this run wrote. */
+static int write_html(const struct bench_cli *c, const struct bench_report *rep)
+{
+	char *svg[2] = { NULL, NULL }, err[512];
+	const char *prof[2] = { c->cpuprofile, c->memprofile };
+	const char *index[2] = { NULL, "alloc_space" };
+	struct afile *af;
+	int rc;
+
+	for (int i = 0; i < 2; i++) {
+		if (prof[i] && fg_render_file(prof[i], index[i], NULL, &svg[i], err, sizeof(err))) {
+			cli_err("bench", "'--html': drawing '%s': %s", prof[i], err);
+			svg[i] = NULL;	/* the report goes out without that flame graph */
+		}
+	}
+	rc = afile_open(c->html, &af);
 	if (rc) {
 		cli_err("bench", "cannot write '%s': %s", c->html, strerror(-rc));
-		goto out;
-	}
-	rc = html_report_write(afile_fp(af), rep, cpu, mem);
-	if (rc)
+	} else if ((rc = html_report_write(afile_fp(af), rep, svg[0], svg[1])) != 0) {
 		afile_abort(af);
-	else
-		rc = afile_commit(af);
-	if (rc)
 		cli_err("bench", "writing '%s': %s", c->html, strerror(-rc));
-out:
-	free(cpu);
-	free(mem);
-	return rc ? EXIT_USAGE : EXIT_OK;
+	} else if ((rc = afile_commit(af)) != 0) {
+		cli_err("bench", "writing '%s': %s", c->html, strerror(-rc));
+	}
+	free(svg[0]);
+	free(svg[1]);
+	return rc;
 }
 
 static bool run_failed(const struct bench_run *r)
@@ -308,6 +487,14 @@ int cmd_bench(int argc, char **argv)
 
 	if (parse_args(argc, argv, &c, &first))
 		return EXIT_USAGE;
+	if (c.gperftools && c.memprofile && !alloc_gperf_loaded()) {
+		/* tcmalloc must be the allocator from the first call: run again under it */
+		int rc = alloc_gperf_reexec(argv - 1);
+		cli_err("bench", "'--profiler gperftools --memprofile': %s",
+			rc == -ENOENT ? "libtcmalloc.so.4 is not installed (Debian: "
+					"libgoogle-perftools4)" : strerror(-rc));
+		return EXIT_USAGE;
+	}
 	nsc = first < argc ? (size_t)(argc - first) : 1;
 	scs = calloc(nsc, sizeof(*scs));
 	if (!scs)
@@ -321,6 +508,10 @@ int cmd_bench(int argc, char **argv)
 			maxrep = scs[i].repeat;
 	}
 	fill_context(&rep, scs, nsc, argc, argv);
+	if (start_profilers(&c)) {
+		free(scs);
+		return EXIT_USAGE;
+	}
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
@@ -334,11 +525,18 @@ int cmd_bench(int argc, char **argv)
 
 			if (k >= scs[i].repeat)
 				continue;
+			if (alloc_available())
+				hooks.alloc_counters = alloc_thread_counters;
+			if (c.cpuprofile && !c.gperftools) {
+				hooks.phase = set_phase;
+				hooks.ctrl.worker_start = label_worker;
+				hooks.ctrl.arg = (void *)workload_find(scs[i].workload)->name;
+			}
 			if (!c.quiet && cli_progress_enabled()) {
 				hooks.progress = progress;
 				hooks.progress_arg = scs[i].name;
 			}
-			rc = bench_run(&scs[i], (int)k, &hooks, &run, err, sizeof(err));
+			rc = run_one(&c, &scs[i], (int)k, &hooks, &run, err, sizeof(err));
 			if (hooks.progress)
 				fputs("\r\033[K", stderr);
 			if (rc == -EINTR) {
@@ -361,10 +559,12 @@ int cmd_bench(int argc, char **argv)
 	}
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
+	if (stop_profilers(&c, code == EXIT_OK) && code == EXIT_OK)
+		code = EXIT_USAGE;
+	if (code == EXIT_OK && c.html && write_html(&c, &rep))
+		code = EXIT_USAGE;
 	if (code == EXIT_OK) {
 		code = render(&c, &rep);
-		if (code == EXIT_OK && c.html)
-			code = render_html(&c, &rep);
 		for (size_t i = 0; code == EXIT_OK && i < rep.nruns; i++)
 			if (run_failed(rep.runs[i]))
 				code = EXIT_FAIL;
