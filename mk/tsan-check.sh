@@ -3,7 +3,10 @@
 # inheritable arena cannot be mapped beside TSan's shadow memory), so the threaded modules
 # are exercised through the TSan-built binary itself: scenarios that drive the workqueue
 # (both kinds), store, informers, controller, fault injector, restarts and a competing
-# controller instance, and the CPU sampler and heap profiler on top. Any report fails.
+# controller instance. Any report fails. The profilers are not run here: TSan takes over
+# signal delivery and the allocator, which a signal-driven sampler and a malloc interposer
+# cannot share with it (the sampler's thread start deadlocks inside TSan's pthread_create
+# interceptor); they are checked under ASan+UBSan and by their own stress tests.
 set -u
 B=${1:-build/tsan}
 R="$B/reconperf"
@@ -32,7 +35,6 @@ run --set workload=backup --objects 200 --set params.list=index --duration 1s \
 	--fault write_fail:at=200ms,duration=200ms,retry_after=20ms --fault worker_stall:at=100ms
 run --set workload=rollout --objects 200 --duration 1s --fault status_tamper:rate=20 \
 	--fault api_error:kind=throttle,retry_after=1ms --fault api_latency:dist=fixed,value=1ms
-run scenarios/faults.yaml --objects 300 --duration 3s --cpuprofile "$tmp/cpu.pb.gz" \
-	--memprofile "$tmp/heap.pb.gz" --hz 1000
+run scenarios/faults.yaml --objects 300 --duration 3s
 echo "tsan: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
