@@ -439,6 +439,13 @@ static void injected(struct faults *fs, size_t i)
 	oracle_perturb(fs->env.oracle, (int)i, resolved, fs);
 }
 
+/* A fault that hits one object: timed until that object has recovered. */
+static void injected_obj(struct faults *fs, size_t i, uint64_t uid)
+{
+	atomic_fetch_add(&fs->f[i].injected, 1);
+	oracle_perturb_obj(fs->env.oracle, uid, (int)i, resolved, fs);
+}
+
 /* ---- per-call faults ---- */
 
 static uint64_t latency(struct fault *f, uint64_t *rng)
@@ -502,7 +509,7 @@ void faults_client_hook(void *arg, unsigned worker, enum client_verb verb, const
 		default:
 			continue;
 		}
-		injected(fs, i);
+		injected_obj(fs, i, o->uid ? o->uid : o->owner_uid);
 	}
 }
 
@@ -522,13 +529,14 @@ void faults_maybe_stall(struct faults *fs, unsigned worker)
 
 /* ---- scheduled faults ---- */
 
-static void tamper(struct faults *fs)
+static void tamper(struct faults *fs, size_t i)
 {
 	uint64_t uid = fs->env.pick_primary(fs->env.arg, rnd(&fs->sched_rng));
 	struct obj o;
 
 	if (!uid || store_get_uid(fs->env.store, uid, &o) != 0)
 		return;
+	injected_obj(fs, i, uid);
 	/* An outside writer: a wrong status that claims an older generation and not ready. */
 	o.status[0] += 1000;
 	o.observed_generation = o.generation - 1;
@@ -568,8 +576,7 @@ static void fire(struct faults *fs, struct fault *f, size_t i)
 {
 	switch (f->type) {
 	case F_STATUS_TAMPER:
-		injected(fs, i);
-		tamper(fs);
+		tamper(fs, i);
 		break;
 	case F_WATCH_DROP:
 		injected(fs, i);

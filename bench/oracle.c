@@ -10,10 +10,14 @@
 
 #include "common/u64map.h"
 
+struct opending;
+
 struct entry {
 	struct obj obj;
 	bool primary;
 	bool converged;		/* primaries only */
+	uint64_t converged_at;	/* primaries: last return to converged */
+	struct opending *pend;	/* primaries: perturbations of this object, newest first */
 	struct entry **kids;	/* primaries: owned objects seen */
 	size_t nkids, capkids;
 };
@@ -23,6 +27,12 @@ struct pending {
 	uint64_t t0;
 	oracle_resolved_fn fn;
 	void *arg;
+};
+
+/* A perturbation of one object, resolved when that object is converged again. */
+struct opending {
+	struct pending p;
+	struct opending *next;
 };
 
 struct oracle {
@@ -71,6 +81,10 @@ int oracle_new(const struct workload *wl, const struct wl_env *env, struct oracl
 
 static void entry_free(struct entry *e)
 {
+	for (struct opending *op = e->pend, *next; op; op = next) {
+		next = op->next;
+		free(op);
+	}
 	obj_fini(&e->obj);
 	free(e->kids);
 	free(e);
@@ -107,6 +121,16 @@ static void resolve_pending(struct oracle *o, uint64_t now)
 	pthread_cond_broadcast(&o->cv);
 }
 
+static void resolve_obj(struct entry *e, uint64_t now)
+{
+	for (struct opending *op = e->pend, *next; op; op = next) {
+		next = op->next;
+		op->p.fn(op->p.arg, op->p.tag, now > op->p.t0 ? now - op->p.t0 : 0);
+		free(op);
+	}
+	e->pend = NULL;
+}
+
 /* Recomputes a primary's state and keeps the unconverged count right. */
 static void settle(struct oracle *o, struct entry *p)
 {
@@ -117,6 +141,8 @@ static void settle(struct oracle *o, struct entry *p)
 		return;
 	p->converged = now_ok;
 	if (now_ok) {
+		p->converged_at = oracle_now_ns();
+		resolve_obj(p, p->converged_at);
 		if (--o->unconverged == 0) {
 			o->last_converged = oracle_now_ns();
 			resolve_pending(o, o->last_converged);
@@ -153,6 +179,7 @@ static int kid_add(struct entry *p, struct entry *k)
 static void on_delete(struct oracle *o, struct entry *e)
 {
 	if (e->primary) {
+		resolve_obj(e, oracle_now_ns());
 		o->primaries--;
 		if (!e->converged && --o->unconverged == 0) {
 			o->last_converged = oracle_now_ns();
@@ -238,9 +265,51 @@ out:
 	pthread_mutex_unlock(&o->mu);
 }
 
+void oracle_perturb_obj(struct oracle *o, uint64_t uid, int tag, oracle_resolved_fn fn,
+			void *arg)
+{
+	struct opending *op = malloc(sizeof(*op));
+	struct entry *e;
+
+	if (!op)
+		return;
+	pthread_mutex_lock(&o->mu);
+	op->p = (struct pending){ tag, oracle_now_ns(), fn, arg };
+	e = u64map_get(&o->objs, uid);
+	if (e && !e->primary && e->obj.owner_uid)
+		e = u64map_get(&o->objs, e->obj.owner_uid);
+	if (!e || !e->primary) {
+		pthread_mutex_unlock(&o->mu);
+		fn(arg, tag, 0);	/* nothing of the workload's: nothing to converge */
+		free(op);
+		return;
+	}
+	op->next = e->pend;
+	e->pend = op;
+	pthread_mutex_unlock(&o->mu);
+}
+
+/* An object's pending perturbations at the end: converged (since when) or failed. */
+static void finish_obj(struct entry *e)
+{
+	for (struct opending *op = e->pend, *next; op; op = next) {
+		next = op->next;
+		op->p.fn(op->p.arg, op->p.tag, !e->converged ? UINT64_MAX :
+			 e->converged_at > op->p.t0 ? e->converged_at - op->p.t0 : 0);
+		free(op);
+	}
+	e->pend = NULL;
+}
+
 void oracle_finish(struct oracle *o)
 {
+	size_t it = 0;
+	uint64_t k;
+	void *v;
+
 	pthread_mutex_lock(&o->mu);
+	while (u64map_next(&o->objs, &it, &k, &v))
+		finish_obj(v);
 	for (size_t i = 0; i < o->npend; i++) {
 		const struct pending *p = &o->pend[i];
 		uint64_t ns = o->unconverged ? UINT64_MAX :

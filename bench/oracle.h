@@ -9,7 +9,8 @@
  *
  * Perturbations (a churn wave, an injected fault) are marked with oracle_perturb(); each is
  * resolved at the first later moment when every primary is converged, and reported through
- * its callback with the time it took. oracle_wait() blocks until converged or a deadline.
+ * its callback with the time it took. A perturbation of one object (oracle_perturb_obj)
+ * resolves when that object is converged again. oracle_wait() blocks until converged or a deadline.
  *
  * Threads: the hook runs on whichever thread commits to the store; every other function may
  * be called from any thread. Lock order: store, then oracle. The oracle never calls the store.
@@ -37,6 +38,11 @@ void oracle_on_commit(void *arg, const struct watch_event *ev);
 
 /* Marks a perturbation at now; fn(arg, tag, ns) fires when the world is converged again. */
 void oracle_perturb(struct oracle *o, int tag, oracle_resolved_fn fn, void *arg);
+/* Marks a perturbation of one object (a primary, or an owned object: its owner stands
+ * for it); fn fires when that primary is converged again, or at once when the oracle does
+ * not know it. For faults that hit one object: its recovery is what to time. */
+void oracle_perturb_obj(struct oracle *o, uint64_t uid, int tag, oracle_resolved_fn fn,
+			void *arg);
 /* At the end of a run: when every primary is converged, resolves the pending
  * perturbations (those that never unsettled anything took 0 ns, the others until the last
  * return to converged); otherwise reports each as unresolved (converge_ns = UINT64_MAX). */
