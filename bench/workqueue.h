@@ -94,6 +94,9 @@ int wq_get_priority(struct wq *q, uint64_t *key, int *priority);
 /* Non-blocking: -EAGAIN when nothing is ready. */
 int wq_try_get(struct wq *q, uint64_t *key);
 void wq_done(struct wq *q, uint64_t key);
+/* wq_done(done_key) then wq_get(key), under one lock acquisition: the same result, one
+ * round trip fewer for a worker loop (Get, work, Forget, Done+Get, ...). */
+int wq_done_get(struct wq *q, uint64_t done_key, uint64_t *key);
 void wq_forget(struct wq *q, uint64_t key);
 uint32_t wq_num_requeues(struct wq *q, uint64_t key);
 size_t wq_len(struct wq *q);		/* keys ready to be handed out (client-go Len()) */

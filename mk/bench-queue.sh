@@ -26,17 +26,18 @@ c() { grep "^$1 " "$runs" | fld "$2"; }
 
 # Throughput: 7 runs of 500 ms each, interleaved between configurations; median and best.
 for i in 1 2 3 4 5 6 7; do
-	for cfg in "cg_on --metrics on" "cg_off --metrics off" "pq_on --kind priority"; do
+	for cfg in "cg_on --metrics on" "cg_dg --done-get on" "cg_off --metrics off" \
+		"pq_on --kind priority"; do
 		set -- $cfg
 		l=$1; shift
 		"$bin" throughput --workers 2 --keys 10000 --ms 500 "$@" | sed "s/^/$l /" >> "$runs"
 	done
 done
-tp() {	# label -> "median best" in M items/s
+tp() {	# label -> "median | best" in M items/s
 	grep "^$1 " "$runs" | fld items_per_s | sort -n |
 		awk '{v[NR] = $1} END {printf "%.2f M/s | %.2f M/s", v[int((NR + 1) / 2)] / 1e6, v[NR] / 1e6}'
 }
-qp() { grep "^$1 " "$runs" | fld "$2" | sort -n | sed -n 4p; }
+med() { grep "^$1 " "$runs" | fld "$2" | sort -n | sed -n 4p; }
 load1=$(cut -d' ' -f1 /proc/loadavg)
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 clk=TSC; RECONPERF_CLOCK=${RECONPERF_CLOCK:-}; [ "$RECONPERF_CLOCK" = mono ] && clk=clock_gettime
@@ -66,11 +67,15 @@ machine kind: 131 ns plain, 416 ns with its Prometheus metrics.
 workers Get->Forget->Done; 7 runs of 500 ms, configurations interleaved; \`perf_queue
 throughput --workers 2 --keys 10000 --ms 500\`).
 
-| queue | metrics and histograms | median | best | queue wait p50 (median run) |
-|---|---|---|---|---|
-| client-go | on | $(tp cg_on) | $(qp cg_on queue_p50_ns) ns |
-| client-go | off | $(tp cg_off) | - |
-| priority | on | $(tp pq_on) | $(qp pq_on queue_p50_ns) ns |
+| queue | worker loop | metrics and histograms | median | best | worker CPU per item (median) | all CPU per item (median) |
+|---|---|---|---|---|---|---|
+| client-go | Get, Forget, Done | on | $(tp cg_on) | $(med cg_on worker_cpu_ns_per_item) ns | $(med cg_on cpu_ns_per_item) ns |
+| client-go | Get, Forget, Done+Get (\`wq_done_get\`) | on | $(tp cg_dg) | $(med cg_dg worker_cpu_ns_per_item) ns | $(med cg_dg cpu_ns_per_item) ns |
+| client-go | Get, Forget, Done | off | $(tp cg_off) | $(med cg_off worker_cpu_ns_per_item) ns | $(med cg_off cpu_ns_per_item) ns |
+| priority | Get, Forget, Done | on | $(tp pq_on) | $(med pq_on worker_cpu_ns_per_item) ns | $(med pq_on cpu_ns_per_item) ns |
+
+"All CPU" includes the producer, which spins re-adding keys that are still queued (those
+Adds collapse without the lock); on 2 vCPUs it takes about a third of the machine.
 
 Target: at least 3 M items/s with metrics and histograms on. Anchor, client-go: 2.7 M/s
 plain, 1.35 M/s with metrics.

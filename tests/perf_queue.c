@@ -6,8 +6,10 @@
  *       one thread: Add+Get+Done over N keys round-robin, R times; prints the minimum and
  *       median ns per cycle, wall and thread CPU time
  *   perf_queue throughput [--kind K] [--metrics on|off] [--keys N] [--workers W] [--ms T]
+ *                         [--done-get on|off]
  *       one producer adds N distinct keys round-robin, W workers Get->Forget->Done for
- *       T ms; prints items handed out per second
+ *       T ms (with --done-get on, Done and the next Get are one wq_done_get call); prints
+ *       items handed out per second and CPU time per item
  *   perf_queue stress     [--kind K] [--workers W] [--ops N]
  *       W workers assert that no key is ever held by two of them; exit 1 if one was
  *
@@ -30,6 +32,7 @@ struct cfg {
 	uint64_t keys, ops, ms;
 	int workers;
 	int reps;
+	bool done_get;		/* workers call wq_done_get instead of wq_done + wq_get */
 };
 
 static uint64_t mono_ns(void)
@@ -128,7 +131,9 @@ static void *worker(void *arg)
 	unsigned long n = 0;
 	uint64_t k, c0 = cpu_ns();
 
-	while (wq_get(s->q, &k) == 0) {
+	int rc = wq_get(s->q, &k);
+
+	while (rc == 0) {
 		if (s->holder) {
 			int zero = 0;
 
@@ -139,7 +144,12 @@ static void *worker(void *arg)
 			atomic_store(&s->holder[k], 0);
 		}
 		wq_forget(s->q, k);
-		wq_done(s->q, k);
+		if (s->c->done_get) {
+			rc = wq_done_get(s->q, k, &k);
+		} else {
+			wq_done(s->q, k);
+			rc = wq_get(s->q, &k);
+		}
 		n++;
 	}
 	atomic_fetch_add(&s->handed, n);
@@ -209,11 +219,13 @@ static int run_threads(const struct cfg *c, bool stress)
 		return 2;
 	unsigned long handed = atomic_load(&s.handed);
 
-	printf("mode=%s kind=%s metrics=%s workers=%d keys=%llu items=%lu items_per_s=%.0f "
+	printf("mode=%s kind=%s metrics=%s done_get=%s workers=%d keys=%llu items=%lu "
+	       "items_per_s=%.0f "
 	       "cpu_ns_per_item=%.0f worker_cpu_ns_per_item=%.0f adds=%llu depth_left=%llu violations=%lu queue_p50_ns=%llu "
 	       "queue_p99_ns=%llu\n",
 	       stress ? "stress" : "throughput", c->kind == WQ_PRIORITY ? "priority" : "clientgo",
-	       c->metrics ? "on" : "off", c->workers, (unsigned long long)c->keys, handed,
+	       c->metrics ? "on" : "off", c->done_get ? "on" : "off", c->workers,
+	       (unsigned long long)c->keys, handed,
 	       (double)handed * 1e9 / (double)(t1 - t0),
 	       handed ? (double)(pc1 - pc0) / (double)handed : 0.0,
 	       handed ? (double)atomic_load(&s.worker_cpu_ns) / (double)handed : 0.0,
@@ -239,7 +251,8 @@ static int run_threads(const struct cfg *c, bool stress)
 static int usage(void)
 {
 	fprintf(stderr, "usage: perf_queue cycle|throughput|stress [--kind clientgo|priority] "
-		"[--metrics on|off] [--keys N] [--ops N] [--reps R] [--workers W] [--ms T]\n");
+		"[--metrics on|off] [--keys N] [--ops N] [--reps R] [--workers W] [--ms T] "
+		"[--done-get on|off]\n");
 	return 2;
 }
 
@@ -283,6 +296,8 @@ int main(int argc, char **argv)
 			c.workers = (int)v;
 		else if (!strcmp(o, "--reps") && !num(a, 1, 256, &v))
 			c.reps = (int)v;
+		else if (!strcmp(o, "--done-get") && (!strcmp(a, "on") || !strcmp(a, "off")))
+			c.done_get = !strcmp(a, "on");
 		else
 			return usage();
 	}

@@ -140,6 +140,46 @@ Test(workqueue, add_while_processing_parks_and_requeues_once_on_done)
 	wq_free(q);
 }
 
+Test(workqueue, done_get_is_done_then_get)
+{
+	struct wq *q = mk(WQ_CLIENTGO);
+	uint64_t k;
+
+	wq_add(q, 1);
+	wq_add(q, 2);
+	cr_assert_eq(must_get(q), 1);
+	wq_add(q, 1);				/* parked */
+	cr_assert_eq(wq_done_get(q, 1, &k), 0);	/* 1 requeued behind 2 */
+	cr_assert_eq(k, 2);
+	cr_assert_eq(wq_done_get(q, 2, &k), 0);
+	cr_assert_eq(k, 1);
+	wq_shutdown(q);
+	cr_assert_eq(wq_done_get(q, 1, &k), -ESHUTDOWN, "done, then nothing left after shutdown");
+	struct wq_metrics m = snap(q);
+
+	cr_assert_eq(hist_count(m.work_duration), 3);
+	cr_assert_eq(m.depth, 0);
+	snap_free(&m);
+	wq_free(q);
+}
+
+Test(workqueue, done_from_another_thread_than_get_still_finds_the_key)
+{
+	struct wq *q = mk(WQ_CLIENTGO);
+
+	wq_add(q, 1);
+	wq_add(q, 2);
+	cr_assert_eq(must_get(q), 1);
+	cr_assert_eq(must_get(q), 2);
+	wq_add(q, 1);
+	wq_done(q, 1);		/* not the last key this thread got */
+	cr_assert_eq(must_get(q), 1);
+	wq_done(q, 2);
+	wq_done(q, 1);
+	assert_empty(q);
+	wq_free(q);
+}
+
 Test(workqueue, done_of_an_idle_key_is_harmless)
 {
 	struct wq *q = mk(WQ_CLIENTGO);
