@@ -146,6 +146,22 @@ void sampler_label_set(const char *key, const char *val)
 	}
 }
 
+int sampler_labels_get(const char *out[][2], int max)
+{
+	int n = 0;
+
+	for (int i = 0; i < SAMPLER_MAX_LABELS && n < max; i++) {
+		const char *k = tls_labels[i][0], *v = tls_labels[i][1];
+
+		if (k && v) {
+			out[n][0] = k;
+			out[n][1] = v;
+			n++;
+		}
+	}
+	return n;
+}
+
 /* ---- per-thread clocks ---- */
 
 static long perf_open(struct perf_event_attr *pe, pid_t tid)
