@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "profiler/heapprof.h"
+#include "profiler/sampler.h"
 #include "reconperf/profiler.h"
 #include "profiler/unwind.h"
 
@@ -290,7 +291,8 @@ HOOK static int64_t draw(void)
 HOOK __attribute__((noinline)) static void sample(void *p, size_t n, void *ra)
 {
 	uint64_t pcs[HEAPPROF_MAX_FRAMES + 8];
-	int k, i;
+	const char *labels[HEAPPROF_MAX_LABELS][2];
+	int k, i, nl;
 
 	/*
 	 * No unwind_init_thread() here: it calls pthread_getattr_np, which holds the thread's
@@ -308,7 +310,8 @@ HOOK __attribute__((noinline)) static void sample(void *p, size_t n, void *ra)
 	}
 	if (k - i > HEAPPROF_MAX_FRAMES)
 		k = i + HEAPPROF_MAX_FRAMES;
-	heapprof_record(p, n, pcs + i, k - i);
+	nl = sampler_labels_get(labels, HEAPPROF_MAX_LABELS);	/* prof_label_set() */
+	heapprof_record(p, n, pcs + i, k - i, (const char *const(*)[2])labels, nl);
 	tls.depth--;
 }
 
@@ -388,9 +391,10 @@ HOOK __attribute__((noinline)) static void free_slow(void *p)
 	real_free(p);
 }
 
+/* Only sampled blocks (AF_LIVE) and boot blocks need a look at free: counting does not. */
 HOOK void free(void *p)
 {
-	if (unlikely(flags())) {
+	if (unlikely(flags() & (AF_LIVE | AF_BOOT))) {
 		free_slow(p);
 		return;
 	}

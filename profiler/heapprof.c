@@ -18,6 +18,8 @@ struct hp_bucket {
 	size_t size;		/* block size: the `bytes` label */
 	uint64_t allocs;	/* sampled allocations (under buckets_mu) */
 	uint64_t frees;		/* sampled frees (atomic) */
+	int nlabels;
+	const char *labels[HEAPPROF_MAX_LABELS][2];	/* part of the key, by pointer */
 	int npcs;
 	uint64_t pcs[];
 };
@@ -78,7 +80,8 @@ static uint64_t mix(uint64_t h, uint64_t v)
 	return h * 0xBF58476D1CE4E5B9ull;
 }
 
-static struct hp_bucket *bucket_get(size_t n, const uint64_t *pcs, int npcs)
+static struct hp_bucket *bucket_get(size_t n, const uint64_t *pcs, int npcs,
+				     const char *const labels[][2], int nlabels)
 {
 	uint64_t h = mix(0, n);
 	struct hp_bucket *b;
@@ -86,11 +89,14 @@ static struct hp_bucket *bucket_get(size_t n, const uint64_t *pcs, int npcs)
 
 	for (int i = 0; i < npcs; i++)
 		h = mix(h, pcs[i]);
+	for (int i = 0; i < nlabels; i++)
+		h = mix(mix(h, (uintptr_t)labels[i][0]), (uintptr_t)labels[i][1]);
 	idx = h % NCHAINS;
 	pthread_mutex_lock(&buckets_mu);
 	for (b = chains[idx]; b; b = b->next)
-		if (b->hash == h && b->size == n && b->npcs == npcs &&
-		    !memcmp(b->pcs, pcs, npcs * sizeof(*pcs)))
+		if (b->hash == h && b->size == n && b->npcs == npcs && b->nlabels == nlabels &&
+		    !memcmp(b->pcs, pcs, npcs * sizeof(*pcs)) &&
+		    !memcmp(b->labels, labels, nlabels * sizeof(labels[0])))
 			break;
 	if (!b) {
 		b = calloc(1, sizeof(*b) + npcs * sizeof(*pcs));
@@ -99,6 +105,8 @@ static struct hp_bucket *bucket_get(size_t n, const uint64_t *pcs, int npcs)
 			b->size = n;
 			b->npcs = npcs;
 			memcpy(b->pcs, pcs, npcs * sizeof(*pcs));
+			b->nlabels = nlabels;
+			memcpy(b->labels, labels, nlabels * sizeof(labels[0]));
 			b->next = chains[idx];
 			chains[idx] = b;
 			b->all = all_buckets;
@@ -119,9 +127,14 @@ static inline struct hp_stripe *stripe_of(const void *p, size_t *chain)
 	return &stripes[(h >> 52) % NSTRIPES];
 }
 
-void heapprof_record(void *p, size_t n, const uint64_t *pcs, int npcs)
+void heapprof_record(void *p, size_t n, const uint64_t *pcs, int npcs,
+		     const char *const labels[][2], int nlabels)
 {
-	struct hp_bucket *b = bucket_get(n, pcs, npcs);
+	struct hp_bucket *b;
+
+	if (nlabels > HEAPPROF_MAX_LABELS)
+		nlabels = HEAPPROF_MAX_LABELS;
+	b = bucket_get(n, pcs, npcs, labels, nlabels);
 	struct hp_stripe *s;
 	struct hp_live *l;
 	size_t c;
@@ -224,7 +237,9 @@ int heapprof_write(const char *path, uint64_t rate)
 	for (b = head; b && !rc; b = b->all) {
 		uint64_t allocs, frees, inuse;
 		int64_t v[4];
-		struct pprof_label_kv label = { .key = "bytes", .num = (int64_t)b->size };
+		struct pprof_label_kv label[1 + HEAPPROF_MAX_LABELS] = {
+			{ .key = "bytes", .num = (int64_t)b->size },
+		};
 
 		pthread_mutex_lock(&buckets_mu);
 		allocs = b->allocs;
@@ -233,7 +248,10 @@ int heapprof_write(const char *path, uint64_t rate)
 		inuse = allocs > frees ? allocs - frees : 0;
 		unsample(allocs, allocs * b->size, b->size, rate, &v[0], &v[1]);
 		unsample(inuse, inuse * b->size, b->size, rate, &v[2], &v[3]);
-		rc = pprof_builder_add(pb, b->pcs, b->npcs, v, &label, 1);
+		for (int i = 0; i < b->nlabels; i++)
+			label[1 + i] = (struct pprof_label_kv){ .key = b->labels[i][0],
+								.str = b->labels[i][1] };
+		rc = pprof_builder_add(pb, b->pcs, b->npcs, v, label, 1 + b->nlabels);
 	}
 	if (!rc)
 		rc = pprof_builder_symbolize(pb, 0);

@@ -21,10 +21,15 @@
 #include <stdint.h>
 
 #define HEAPPROF_MAX_FRAMES 64
+#define HEAPPROF_MAX_LABELS 4
 
 int heapprof_init(void);	/* idempotent; -ENOMEM */
-/* A sampled block p of n bytes allocated from pcs[0..npcs) (leaf first). */
-void heapprof_record(void *p, size_t n, const uint64_t *pcs, int npcs);
+/*
+ * A sampled block p of n bytes allocated from pcs[0..npcs) (leaf first), by a thread with
+ * labels[0..nlabels) (key, value pointers that outlive the profile, as prof_label_set says).
+ */
+void heapprof_record(void *p, size_t n, const uint64_t *pcs, int npcs,
+		     const char *const labels[][2], int nlabels);
 
 extern uint8_t heapprof_filter[];
 #define HEAPPROF_FILTER_BITS 16

@@ -415,3 +415,43 @@ Test(heapprof, the_public_api_profiles_and_counts)
 	pprof_free(p);
 	free(dir);
 }
+
+static void *labelled_thread(void *arg)
+{
+	prof_label_set("controller", (const char *)arg);
+	prof_label_set("phase", "reconcile");
+	small_churn(300, 80);
+	prof_label_set("controller", NULL);
+	return NULL;
+}
+
+/* Heap samples carry the thread's prof_label_set labels, as CPU samples do (-tagfocus). */
+Test(heapprof, samples_carry_the_threads_labels)
+{
+	struct alloc_prof_opts o = { .rate = 1 };
+	struct pprof_profile *p;
+	pthread_t t[2];
+	int64_t seen[2] = { 0, 0 };
+	const char *names[64];
+
+	cr_assert_eq(alloc_prof_start(&o), 0);
+	pthread_create(&t[0], NULL, labelled_thread, "backup");
+	pthread_join(t[0], NULL);
+	pthread_create(&t[1], NULL, labelled_thread, "scaler");
+	pthread_join(t[1], NULL);
+	alloc_prof_stop();
+	p = profile_now();
+	for (size_t i = 0; i < p->nsamples; i++) {
+		const struct pprof_sample *s = &p->samples[i];
+		const char *c = pprof_sample_label(s, "controller");
+
+		if (!pprof_sample_frames(p, s, names, 64, NULL, NULL) || strcmp(names[0], "small_churn"))
+			continue;
+		cr_assert_not_null(c, "a small_churn sample without its controller label");
+		cr_assert_str_eq(pprof_sample_label(s, "phase"), "reconcile");
+		seen[strcmp(c, "backup") ? 1 : 0] += s->values[V_ALLOC_OBJECTS];
+	}
+	cr_assert_eq(seen[0], 300);
+	cr_assert_eq(seen[1], 300);
+	pprof_free(p);
+}
