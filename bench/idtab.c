@@ -10,6 +10,7 @@ int idtab_init(struct idtab *t)
 {
 	t->bits = MIN_BITS;
 	t->n = 0;
+	t->dense = false;
 	t->slot = calloc(1ull << t->bits, sizeof(*t->slot));
 	return t->slot ? 0 : -ENOMEM;
 }

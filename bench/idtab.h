@@ -15,18 +15,21 @@
 #ifndef RECONPERF_IDTAB_H
 #define RECONPERF_IDTAB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct idtab {
 	uint64_t *slot;		/* (hash << 32) | (id + 1); 0 = empty */
 	uint32_t bits;
+	bool dense;		/* keys are dense counters (uids): home = hash & mask, so keys
+				 * touched in creation order touch slots in order */
 	size_t n;
 };
 
 #define IDTAB_NONE UINT32_MAX
 
-int idtab_init(struct idtab *t);		/* 0 or -ENOMEM */
+int idtab_init(struct idtab *t);		/* 0 or -ENOMEM; set dense after, if wanted */
 void idtab_fini(struct idtab *t);
 int idtab_reserve(struct idtab *t, size_t n);	/* room for n ids: 0 or -ENOMEM */
 void idtab_put(struct idtab *t, uint32_t hash, uint32_t id);	/* after idtab_reserve */
@@ -35,6 +38,8 @@ size_t idtab_bytes(const struct idtab *t);
 
 static inline uint64_t idtab_home(const struct idtab *t, uint32_t hash)
 {
+	if (t->dense)
+		return hash & ((1ull << t->bits) - 1);
 	return ((uint64_t)hash * 0x9E3779B97F4A7C15ull) >> (64 - t->bits);
 }
 
@@ -60,10 +65,10 @@ static inline uint64_t idtab_next(const struct idtab *t, uint64_t i)
 	for (i = idtab_home(t, h); (id = idtab_at(t, i, h)) != IDTAB_END; i = idtab_next(t, i)) \
 		if (id != IDTAB_NONE)
 
+/* For a dense table of uids (which the store hands out counting up from 1). */
 static inline uint32_t idtab_uid_hash(uint64_t uid)
 {
-	uid *= 0xff51afd7ed558ccdull;
-	return (uint32_t)(uid ^ (uid >> 32));
+	return (uint32_t)uid;
 }
 
 #endif

@@ -764,6 +764,7 @@ struct informer *informer_new(struct store *s, const struct informer_opts *o)
 		errno = ENOMEM;
 		return NULL;
 	}
+	inf->by_uid.dense = true;
 	inf->s = s;
 	inf->o = *o;
 	strcpy(inf->kind, o->kind);

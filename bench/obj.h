@@ -131,7 +131,8 @@ static inline struct objv *objv_ref(struct objv *v)
 	return v;
 }
 void objv_unref(struct objv *v);	/* NULL-safe */
-/* Overwrites o with v's contents (o's old payload reference is NOT dropped: o is raw). */
+/* Overwrites every field of o with v's contents and takes a payload reference (o's old one
+ * is NOT dropped: o is raw). Bytes after each string's NUL are left as they were. */
 void objv_unpack(const struct objv *v, struct obj *o);
 static inline const char *objv_kind(const struct objv *v) { return v->str; }
 static inline const char *objv_ns(const struct objv *v) { return v->str + v->kind_len + 1; }

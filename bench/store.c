@@ -781,6 +781,7 @@ struct store *store_new(const struct store_opts *o)
 		free(s);
 		return NULL;
 	}
+	s->by_uid.dense = true;
 	s->ring_mask = cap - 1;
 	s->first_rv = 1;
 	s->free_ent = NONE;
