@@ -62,6 +62,7 @@ Command: \`make bench\` runs \`sh mk/bench-flame.sh $B\`: \`$B/tests/foldedgen $
 writes $STACKS distinct stacks of depth 10-40 ($bytes bytes, $frames frames, unsorted),
 then \`reconperf flame IN -o OUT\` ($RUNS runs) and \`perl flamegraph.pl IN > OUT\` ($PL_RUNS runs)
 take turns on the same file, both at their defaults (1200 px, frames under 0.1 px elided).
+flamegraph.pl: \`$pl\` (sha256 $(sha256sum "$pl" | cut -c1-12)...).
 Medians; CPU is user + system; RSS is the peak (GNU time). Measured $(date -u +%Y-%m-%d) on
 $(uname -m), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end.
 
