@@ -7,14 +7,17 @@ PRELOAD_SRCS := $(wildcard profiler/*.c common/*.c profiler/preload/*.c)
 PRELOAD_OBJS := $(patsubst %.c,$(B)/pic/%.o,$(PRELOAD_SRCS) $(GEN_SRCS))
 PRELOAD_SO   := $(B)/libreconperf-preload.so
 
+# Never sanitized: it is preloaded into programs that do not carry the sanitizer runtimes.
+NOSAN = $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(1))
+
 $(B)/pic/%.o: %.c | $(GEN_HDRS)
 	$(call msg,CC-PIC,$<)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -fPIC -c $< -o $@
+	$(Q)$(CC) $(call NOSAN,$(CFLAGS)) -fPIC -c $< -o $@
 
 $(PRELOAD_SO): $(PRELOAD_OBJS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-z,nodelete -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(call NOSAN,$(LDFLAGS)) -shared -Wl,-z,nodelete -o $@ $^ $(LDLIBS)
 
 EXTRA_BINS += $(PRELOAD_SO)
 

@@ -249,6 +249,9 @@ void unwind_get_stats(struct unwind_stats *st)
 
 /* ---- the walks (async-signal-safe from here on) ---- */
 
+/* The walks read raw stack words (other frames, red zones): not for the sanitizers to see. */
+#define RAW_STACK __attribute__((no_sanitize_address, no_sanitize_undefined))
+
 static void bounds(uint64_t sp, uint64_t *lo, uint64_t *hi)
 {
 	if (stack_hi && sp >= stack_lo && sp < stack_hi) {
@@ -262,7 +265,7 @@ static void bounds(uint64_t sp, uint64_t *lo, uint64_t *hi)
 }
 
 /* Frame-pointer walk from fp; appends to pcs[n..]. */
-static int fp_walk(uint64_t fp, uint64_t lo, uint64_t hi, uint64_t *pcs, int n, int max)
+RAW_STACK static int fp_walk(uint64_t fp, uint64_t lo, uint64_t hi, uint64_t *pcs, int n, int max)
 {
 	while (n < max) {
 		uint64_t next, ra;
@@ -291,7 +294,7 @@ static int fp_walk(uint64_t fp, uint64_t lo, uint64_t hi, uint64_t *pcs, int n, 
  * function holding the leaf pc (the target lies at or before ip, within 64 KiB), or, at
  * [%rsp] exactly, after an indirect call.
  */
-static bool after_call_to(uint64_t ra, uint64_t ip, bool allow_indirect)
+RAW_STACK static bool after_call_to(uint64_t ra, uint64_t ip, bool allow_indirect)
 {
 	const struct mod_range *m = find_mod(ra);
 	const uint8_t *c = (const uint8_t *)ra;
@@ -311,7 +314,7 @@ static bool after_call_to(uint64_t ra, uint64_t ip, bool allow_indirect)
 	       (c[-6] == 0xff && c[-5] == 0x15);		/* call *disp(%rip) */
 }
 
-static int leaf_caller(uint64_t ip, uint64_t sp, uint64_t lo, uint64_t hi, uint64_t *ra)
+RAW_STACK static int leaf_caller(uint64_t ip, uint64_t sp, uint64_t lo, uint64_t hi, uint64_t *ra)
 {
 	for (int i = 0; i < 8; i++) {
 		uint64_t at = sp + 8 * (uint64_t)i;
@@ -344,7 +347,7 @@ static int unw_walk(uint64_t leaf, uint64_t *pcs, int max)
 	return n;
 }
 
-int unwind_from_ucontext(void *ucontext, uint64_t *pcs, int max)
+RAW_STACK int unwind_from_ucontext(void *ucontext, uint64_t *pcs, int max)
 {
 	const ucontext_t *uc = ucontext;
 	uint64_t ip = uc->uc_mcontext.gregs[REG_RIP];
