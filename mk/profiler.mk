@@ -44,4 +44,32 @@ $(B)/tests/fixtures/cpushare-gperf: tests/fixtures/cpushare.c
 	$(Q)$(CC) $(FIXTURE_CFLAGS) -fno-omit-frame-pointer -o $@ $< -lpthread \
 		-Wl,--no-as-needed -lprofiler -Wl,--as-needed
 
+# Benchmark fixtures: cpuwork (a CPU-bound workload) and unwindcost (cost per unwind).
+CPU_FIXTURES += $(B)/tests/fixtures/cpuwork-fp $(B)/tests/fixtures/cpuwork-nofp \
+		$(B)/tests/fixtures/unwindcost-fp $(B)/tests/fixtures/unwindcost-nofp
+
+$(B)/tests/fixtures/cpuwork-fp: tests/fixtures/cpuwork.c
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(FIXTURE_CFLAGS) -fno-omit-frame-pointer -o $@ $< -lpthread
+
+$(B)/tests/fixtures/cpuwork-nofp: tests/fixtures/cpuwork.c
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(FIXTURE_CFLAGS) -fomit-frame-pointer -o $@ $< -lpthread
+
+# unwindcost links the unwinder alone (and libunwind), never sanitized: it measures.
+UNWIND_FIX = $(CC) $(FIXTURE_CFLAGS) -I. $(1) -o $@ tests/fixtures/unwindcost.c \
+	profiler/unwind.c -lunwind -ldl -lpthread
+
+$(B)/tests/fixtures/unwindcost-fp: tests/fixtures/unwindcost.c profiler/unwind.c profiler/unwind.h
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(call UNWIND_FIX,-fno-omit-frame-pointer)
+
+$(B)/tests/fixtures/unwindcost-nofp: tests/fixtures/unwindcost.c profiler/unwind.c profiler/unwind.h
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(call UNWIND_FIX,-fomit-frame-pointer)
+
 TEST_BINS_EXTRA += $(CPU_FIXTURES) $(PRELOAD_SO)
