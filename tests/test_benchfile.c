@@ -95,7 +95,9 @@ Test(benchfile, reconperf_report_gives_every_metric_with_its_direction)
 	/* a report's other benchmark counters duplicate scenarios[]: not read twice */
 	cr_assert_null(bf_find(&s, "default:real_time"));
 	cr_assert_null(bf_find(&s, "default:reconciles_per_second"));
-	cr_assert_eq(s.n, 13);
+	m = must(&s, "default:convergence.failed", 2);
+	cr_assert_float_eq(m->v[0] + m->v[1], 0, 0);
+	cr_assert_eq(s.n, 14);
 	bf_set_fini(&s);
 }
 
@@ -119,6 +121,33 @@ Test(benchfile, reconperf_cpu_time_comes_from_scenarios_when_present)
 	cr_assert_float_eq(m->v[1], 5, 1e-12);
 	cr_assert_eq(s.n, 1, "benchmarks[] is not read twice");
 	cr_assert_eq(s.ngroups, 1);
+	bf_set_fini(&s);
+}
+
+/* A run that did not converge: time_ns is 0 in the report; its wall time stands in. */
+Test(benchfile, unconverged_runs_count_as_failed_and_slow)
+{
+	static const char rep[] =
+		"{\"scenarios\": [{\"name\": \"a\", \"wall_ns\": 9e9, \"convergence\": "
+		"{\"converged\": true, \"time_ns\": 2e9}},\n"
+		" {\"name\": \"a\", \"wall_ns\": 30e9, \"convergence\": {\"converged\": false, "
+		"\"time_ns\": 0}}]}";
+	static const char bad[] =
+		"{\"scenarios\": [{\"name\": \"a\", \"convergence\": {\"converged\": 1}}]}";
+	struct bf_set s;
+	char err[256] = "";
+
+	bf_set_init(&s);
+	cr_assert_eq(bf_load_buf(&s, "r.json", rep, strlen(rep), err, sizeof(err)), 0, "%s", err);
+	struct bf_metric *m = must(&s, "a:convergence.time", 2);
+	cr_assert_float_eq(m->v[0], 2e9, 0);
+	cr_assert_float_eq(m->v[1], 30e9, 0);
+	m = must(&s, "a:convergence.failed", 2);
+	cr_assert_float_eq(m->v[0], 0, 0);
+	cr_assert_float_eq(m->v[1], 1, 0);
+	cr_assert_eq(bf_load_buf(&s, "b.json", bad, strlen(bad), err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "b.json: scenarios[0].convergence.converged: must be true or "
+			 "false, got a number"), "%s", err);
 	bf_set_fini(&s);
 }
 

@@ -520,7 +520,7 @@ Test(compare_cli, json_is_valid_and_carries_the_verdicts, .timeout = 60)
 	cr_assert_str_eq(cJSON_GetObjectItem(j, "overall")->valuestring, "regressed");
 	cr_assert_str_eq(cJSON_GetObjectItem(j, "correction")->valuestring, "holm");
 	cJSON *m = cJSON_GetObjectItem(j, "metrics");
-	cr_assert_eq(cJSON_GetArraySize(m), 24);
+	cr_assert_eq(cJSON_GetArraySize(m), 26);
 	cJSON *first = cJSON_GetArrayItem(m, 0);
 	cr_assert_str_eq(cJSON_GetObjectItem(first, "name")->valuestring,
 			 "steady:reconcile.per_second");
