@@ -226,6 +226,7 @@ static int instance_start(struct run *r, struct instance *in, bool hooks, char *
 	const struct scenario *sc = r->sc;
 	struct wq_opts qo = {
 		.kind = sc->queue.kind == SC_Q_PRIORITY ? WQ_PRIORITY : WQ_CLIENTGO,
+		.size_hint = sc->objects < UINT32_MAX ? (uint32_t)sc->objects : UINT32_MAX,
 		.rl = {
 			.kind = (enum rl_kind)sc->queue.limiter,
 			.base_delay_ns = sc->queue.base_delay_ns,

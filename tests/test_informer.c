@@ -86,6 +86,13 @@ static void recorder_init(struct recorder *h, struct informer *inf)
 	cr_assert_eq(informer_add_handler(inf, &hd), 0);
 }
 
+/* Frees the records when a test's recorder goes out of scope (after its informer stopped). */
+static void recorder_fini(struct recorder *h)
+{
+	free(h->r);
+	pthread_mutex_destroy(&h->mu);
+}
+
 static size_t count(struct recorder *h, int type, bool flag, const char *name)
 {
 	size_t n = 0;
@@ -130,7 +137,7 @@ Test(informer, lists_then_watches_and_updates_the_cache_before_handlers, .timeou
 {
 	struct store *s = store_new(NULL);
 	struct informer *inf = mkinf(s, 0);
-	struct recorder h;
+	struct recorder h __attribute__((cleanup(recorder_fini)));
 	struct obj a = create(s, "a", NULL), g;
 
 	create(s, "b", NULL);
@@ -173,7 +180,7 @@ Test(informer, delivers_each_keys_events_in_order_exactly_once, .timeout = 60)
 {
 	struct store *s = store_new(NULL);
 	struct informer *inf = mkinf(s, 0);
-	struct recorder h;
+	struct recorder h __attribute__((cleanup(recorder_fini)));
 	struct obj o[4];
 	enum { N = 2000 };
 
@@ -258,7 +265,7 @@ Test(informer, a_watch_too_old_for_the_history_relists_with_tombstones, .timeout
 	struct store *s = store_new(NULL);
 	struct informer *inf = mkinf(s, 0);
 	struct gate gt = { .armed = true };
-	struct recorder h;
+	struct recorder h __attribute__((cleanup(recorder_fini)));
 	struct obj a = create(s, "a", NULL), g;
 
 	create(s, "b", NULL);
@@ -310,7 +317,7 @@ Test(informer, a_dropped_watch_resumes_from_the_last_revision_without_a_relist, 
 {
 	struct store *s = store_new(NULL);
 	struct informer *inf = mkinf(s, 0);
-	struct recorder h;
+	struct recorder h __attribute__((cleanup(recorder_fini)));
 
 	recorder_init(&h, inf);
 	cr_assert_eq(informer_start(inf), 0);
@@ -335,7 +342,7 @@ Test(informer, relist_on_drop_relists_after_every_dropped_watch, .timeout = 60)
 	struct informer_opts io = { .kind = "Backup", .backoff_min_ns = 1000000,
 				    .backoff_max_ns = 2000000, .relist_on_drop = true };
 	struct informer *inf = informer_new(s, &io);
-	struct recorder h;
+	struct recorder h __attribute__((cleanup(recorder_fini)));
 
 	create(s, "a", NULL);
 	recorder_init(&h, inf);
@@ -377,7 +384,7 @@ Test(informer, owner_deletion_reaches_the_cache_for_every_dependent, .timeout = 
 {
 	struct store *s = store_new(NULL);
 	struct informer *inf = mkinf(s, 0);
-	struct recorder h;
+	struct recorder h __attribute__((cleanup(recorder_fini)));
 	struct obj owner, p;
 
 	obj_init(&owner, "Policy", "ns", "p");
