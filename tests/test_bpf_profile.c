@@ -209,3 +209,24 @@ Test(bpf_profile, failures_exit_2_and_write_nothing)
 	cr_assert_not(file_exists(out));
 	free(dir);
 }
+
+Test(bpf_profile, sigint_writes_the_profile_and_leaves_the_process_running)
+{
+	struct run_result r;
+	struct pprof_profile *p;
+	char *dir = tmpdir_new(), out[4200], err[256];
+
+	need_bpf();
+	snprintf(out, sizeof(out), "%s/int.pb.gz", dir);
+	/* Ctrl-C while profiling a --pid: the profile is written, the target keeps running. */
+	run_sh(&r, "%s serve > /dev/null & fx=$!; sleep 0.2; "
+		   "timeout 60 %s profile --offcpu --pid $fx -o %s & pr=$!; sleep 0.8; "
+		   "kill -INT $pr; wait $pr; rc=$?; kill -0 $fx || rc=99; kill $fx; exit $rc",
+	       fixture, rp_bin(), out);
+	cr_assert_eq(r.status, 0, "status %d (99: the target died) stderr: %s", r.status, r.err);
+	cr_assert_eq(pprof_read_file(out, &p, err, sizeof(err)), 0, "%s", err);
+	cr_assert(share_with(p, pprof_sample_type_index(p, "off_cpu"), "rp_fixture_work") > 0.9);
+	pprof_free(p);
+	run_result_fini(&r);
+	free(dir);
+}
