@@ -373,7 +373,8 @@ Test(bpf_probe, probes_a_library_of_a_running_process_and_reports_each_interval)
 	cr_assert(strstr(cJSON_GetObjectItem(p, "path")->valuestring, "libc.so"),
 		  "resolved through /proc/PID/maps to libc");
 	/* 1 ms sleeps for 900 ms: some hundreds, each at least 1 ms. */
-	cr_assert(num(p, "count", NULL) >= 100, "count %g", num(p, "count", NULL));
+	cr_assert(num(p, "count", NULL) >= 100, "count %g, unmatched %g, stderr:\n%s",
+		  num(p, "count", NULL), num(p, "unmatched", NULL), r.err);
 	cr_assert(num(p, "latency_ns", "p50") >= 1e6 * (1 - 1.0 / 128));
 	cJSON_Delete(root);
 	run_result_fini(&r);
