@@ -161,8 +161,7 @@ static void *worker_main(void *p)
 	cur_worker = w;
 	if (h->worker_start)
 		h->worker_start(h->arg, w->id);
-	/* Done of one key and Get of the next share one queue lock round trip. */
-	for (int rc = wq_get(c->o.queue, &key); rc == 0; rc = wq_done_get(c->o.queue, key, &key)) {
+	while (wq_get(c->o.queue, &key) == 0) {
 		struct ctrl_result res;
 		uint64_t ta = now_ns(), t0, dt;
 		bool claimed = claim(c, key);
@@ -186,6 +185,7 @@ static void *worker_main(void *p)
 			release(c, key);
 		atomic_fetch_sub_explicit(&c->active, 1, memory_order_relaxed);
 		apply_outcome(w, key, &res);
+		wq_done(c->o.queue, key);
 		bump(&w->overhead_ns, now_ns() - ta - dt);
 	}
 	if (h->worker_stop)

@@ -58,7 +58,7 @@ end to end; compare the medians below with them.
 | measurement | command | median |
 |---|---|---|
 | queue-fed no-op reconciles/s, 2 workers, metrics and histograms on | \`reconperf bench scenarios/noop.yaml --repeat $REPS\` | $(fmt "$q_rate") /s |
-| harness ns per reconcile (Get returned → Done called, minus the reconcile) | same | $(fmt "$q_harn") ns |
+| harness ns per reconcile (Get returned → Done returned, minus the reconcile) | same | $(fmt "$q_harn") ns |
 | reconcile p99 in that run | same | $(fmt "$q_p99") ns |
 | end-to-end no-op reconciles/s (store write → watch → informer → queue → reconcile) | \`reconperf bench scenarios/noop-e2e.yaml --repeat $REPS\` | $(fmt "$e_rate") /s |
 | harness ns per reconcile, end to end | same | $(fmt "$e_harn") ns |
