@@ -8,13 +8,13 @@
 
 #include <errno.h>
 
-static void noop_make(struct wl_env *env, uint64_t i, struct obj *o)
+void wl_spec_index_make(struct wl_env *env, uint64_t i, struct obj *o)
 {
 	(void)env;
 	o->spec[0] = (int64_t)i;
 }
 
-static void noop_mutate(struct wl_env *env, struct obj *o, uint64_t *rng)
+void wl_spec_random_mutate(struct wl_env *env, struct obj *o, uint64_t *rng)
 {
 	(void)env;
 	o->spec[0] = (int64_t)(wl_rand(rng) >> 1);
@@ -57,8 +57,8 @@ static bool noop_converged(const struct wl_env *env, const struct obj *p,
 const struct workload wl_noop = {
 	.name = "noop",
 	.kind = "Noop",
-	.make = noop_make,
-	.mutate = noop_mutate,
+	.make = wl_spec_index_make,
+	.mutate = wl_spec_random_mutate,
 	.reconcile = noop_reconcile,
 	.converged = noop_converged,
 };

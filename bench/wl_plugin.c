@@ -117,18 +117,6 @@ static void pl_fini(struct wl_env *env)
 	env->state = NULL;
 }
 
-static void pl_make(struct wl_env *env, uint64_t i, struct obj *o)
-{
-	(void)env;
-	o->spec[0] = (int64_t)i;
-}
-
-static void pl_mutate(struct wl_env *env, struct obj *o, uint64_t *rng)
-{
-	(void)env;
-	o->spec[0] = (int64_t)(wl_rand(rng) >> 1);
-}
-
 static void pl_reconcile(struct wl_env *env, unsigned worker, uint64_t key,
 			 struct ctrl_result *res)
 {
@@ -177,8 +165,8 @@ const struct workload wl_plugin = {
 	.kind = "Custom",
 	.init = pl_init,
 	.fini = pl_fini,
-	.make = pl_make,
-	.mutate = pl_mutate,
+	.make = wl_spec_index_make,	/* spec[0] only, as noop: the plug-in decides the rest */
+	.mutate = wl_spec_random_mutate,
 	.reconcile = pl_reconcile,
 	.converged = pl_converged,
 };

@@ -95,6 +95,11 @@ static inline double wl_rand01(uint64_t *s)
 	return (double)(wl_rand(s) >> 11) * (1.0 / 9007199254740992.0);
 }
 
+/* make/mutate of workloads whose spec is one number (noop, plugin): spec[0] = i, then a
+ * random value on each churn update. */
+void wl_spec_index_make(struct wl_env *env, uint64_t i, struct obj *o);
+void wl_spec_random_mutate(struct wl_env *env, struct obj *o, uint64_t *rng);
+
 extern const struct workload wl_noop, wl_replicaset, wl_backup, wl_rollout, wl_plugin;
 
 
