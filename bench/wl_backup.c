@@ -58,39 +58,20 @@ static int scan_one(void *arg, const struct obj *o)
 	return p && strcmp(p, s->policy) == 0 ? wl_children_collect(s->out, o) : 0;
 }
 
+static void backups_of(struct wl_env *env, const struct obj *pol, struct wl_children *out)
+{
+	struct scan s = { pol->name, out };
+
+	if (env->sc->wl.list == SC_LIST_INDEX)
+		informer_by_index(env->child, "policy", pol->name, wl_children_collect, out);
+	else
+		informer_list(env->child, pol->ns, NULL, scan_one, &s);
+}
+
 static void bk_reconcile(struct wl_env *env, unsigned worker, uint64_t key,
 			 struct ctrl_result *res)
 {
-	struct wl_children kids = { 0 };
-	struct obj pol;
-	int64_t status[4] = { 0 };
-	size_t have;
-	int err;
-
-	wl_burn(env->sc, &env->rng[worker]);
-	if (wl_injected_outcome(env->sc, &env->rng[worker], res))
-		return;
-	err = informer_get_uid(env->prim, key, &pol);
-	if (err == -ENOENT)
-		return;
-	if (err) {
-		wl_store_error(res);
-		return;
-	}
-	if (env->sc->wl.list == SC_LIST_INDEX) {
-		informer_by_index(env->child, "policy", pol.name, wl_children_collect, &kids);
-	} else {
-		struct scan s = { pol.name, &kids };
-		informer_list(env->child, pol.ns, NULL, scan_one, &s);
-	}
-	have = wl_sync_children(env, worker, &pol, &kids,
-				(size_t)(pol.spec[0] > 0 ? pol.spec[0] : 0), backup_init, NULL, res);
-	if (res->outcome == CTRL_SUCCESS) {
-		status[0] = (int64_t)have;
-		wl_write_status(env, worker, &pol, status, OBJ_COND_READY, res);
-	}
-	wl_children_fini(&kids);
-	obj_fini(&pol);
+	wl_reconcile_owner(env, worker, key, backups_of, backup_init, res);
 }
 
 static bool bk_converged(const struct wl_env *env, const struct obj *p,

@@ -37,36 +37,18 @@ static void pod_init(const struct obj *parent, size_t i, struct obj *c)
 	c->conditions = 0;
 }
 
+static void pods_of(struct wl_env *env, const struct obj *rs, struct wl_children *out)
+{
+	char owner[32];
+
+	snprintf(owner, sizeof(owner), "%llu", (unsigned long long)rs->uid);
+	informer_by_index(env->child, WL_OWNER_INDEX, owner, wl_children_collect, out);
+}
+
 static void rs_reconcile(struct wl_env *env, unsigned worker, uint64_t key,
 			 struct ctrl_result *res)
 {
-	struct wl_children kids = { 0 };
-	char owner[32];
-	struct obj rs;
-	int64_t status[4] = { 0 };
-	size_t have;
-	int err;
-
-	wl_burn(env->sc, &env->rng[worker]);
-	if (wl_injected_outcome(env->sc, &env->rng[worker], res))
-		return;
-	err = informer_get_uid(env->prim, key, &rs);
-	if (err == -ENOENT)
-		return;		/* deleted: the garbage collector removes its Pods */
-	if (err) {
-		wl_store_error(res);
-		return;
-	}
-	snprintf(owner, sizeof(owner), "%llu", (unsigned long long)rs.uid);
-	informer_by_index(env->child, WL_OWNER_INDEX, owner, wl_children_collect, &kids);
-	have = wl_sync_children(env, worker, &rs, &kids, (size_t)(rs.spec[0] > 0 ? rs.spec[0] : 0),
-				pod_init, NULL, res);
-	if (res->outcome == CTRL_SUCCESS) {
-		status[0] = (int64_t)have;
-		wl_write_status(env, worker, &rs, status, OBJ_COND_READY, res);
-	}
-	wl_children_fini(&kids);
-	obj_fini(&rs);
+	wl_reconcile_owner(env, worker, key, pods_of, pod_init, res);
 }
 
 static bool rs_converged(const struct wl_env *env, const struct obj *p,

@@ -190,3 +190,35 @@ size_t wl_sync_children(struct wl_env *env, unsigned worker, const struct obj *p
 	free(have);
 	return ok;
 }
+
+void wl_reconcile_owner(struct wl_env *env, unsigned worker, uint64_t key,
+			wl_list_children_fn list,
+			void (*init)(const struct obj *parent, size_t i, struct obj *child),
+			struct ctrl_result *res)
+{
+	struct wl_children kids = { 0 };
+	int64_t status[4] = { 0 };
+	struct obj owner;
+	size_t have;
+	int err;
+
+	wl_burn(env->sc, &env->rng[worker]);
+	if (wl_injected_outcome(env->sc, &env->rng[worker], res))
+		return;
+	err = informer_get_uid(env->prim, key, &owner);
+	if (err == -ENOENT)
+		return;		/* deleted: the garbage collector removes its children */
+	if (err) {
+		wl_store_error(res);
+		return;
+	}
+	list(env, &owner, &kids);
+	have = wl_sync_children(env, worker, &owner, &kids,
+				(size_t)(owner.spec[0] > 0 ? owner.spec[0] : 0), init, NULL, res);
+	if (res->outcome == CTRL_SUCCESS) {
+		status[0] = (int64_t)have;
+		wl_write_status(env, worker, &owner, status, OBJ_COND_READY, res);
+	}
+	wl_children_fini(&kids);
+	obj_fini(&owner);
+}

@@ -121,6 +121,17 @@ size_t wl_sync_children(struct wl_env *env, unsigned worker, const struct obj *p
 			void (*init)(const struct obj *parent, size_t i, struct obj *child),
 			bool (*fix)(const struct obj *parent, struct obj *child),
 			struct ctrl_result *res);
+/*
+ * The reconcile of an owner that keeps spec[0] children: burn and roll the injected outcomes,
+ * read the owner from the cache (gone: nothing to do), let list() collect its cached
+ * children, sync them to spec[0] with init(), then write status[0] = children present.
+ */
+typedef void (*wl_list_children_fn)(struct wl_env *env, const struct obj *owner,
+				    struct wl_children *out);
+void wl_reconcile_owner(struct wl_env *env, unsigned worker, uint64_t key,
+			wl_list_children_fn list,
+			void (*init)(const struct obj *parent, size_t i, struct obj *child),
+			struct ctrl_result *res);
 /* The owner index every workload with children registers on its child informer. */
 int wl_owner_index(const struct obj *o, char vals[][64], int max);
 #define WL_OWNER_INDEX "owner"

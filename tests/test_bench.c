@@ -7,40 +7,13 @@
 #include <unistd.h>
 #include "tests/util.h"
 
-/* Runs `reconperf bench ARGS --format json -o FILE` and returns the parsed report. */
+/* Runs `reconperf bench --duration 1s ARGS --format json` and returns the parsed report. */
 static cJSON *bench_json(int *status, const char *args)
 {
-	char *d = tmpdir_new();
-	char path[512];
-	struct run_result r;
-	cJSON *j = NULL;
-
-	snprintf(path, sizeof(path), "%s/r.json", d);
-	run_sh(&r, "%s bench -q --duration 1s %s --format json -o %s", rp_bin(), args, path);
-	*status = r.status;
-	if (r.status != 0 && r.status != 1)
-		cr_log_error("bench %s: status %d: %s", args, r.status, r.err);
-	char *s = read_file(path, NULL);
-	if (s)
-		j = cJSON_Parse(s);
-	free(s);
-	run_result_fini(&r);
-	free(d);
-	return j;
+	return bench_report(status, "--duration 1s", args);
 }
 
-static double num(const cJSON *j, const char *path)
-{
-	char buf[256], *save = NULL;
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *t = strtok_r(buf, ".", &save); t && j; t = strtok_r(NULL, ".", &save))
-		j = cJSON_GetObjectItemCaseSensitive(j, t);
-	cr_assert(j, "missing %s", path);
-	if (cJSON_IsBool(j))
-		return cJSON_IsTrue(j);
-	cr_assert(cJSON_IsNumber(j), "%s is not a number", path);
-	return j->valuedouble;
-}
+#define num json_num
 
 static const cJSON *scenario0(const cJSON *rep)
 {

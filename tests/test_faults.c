@@ -8,44 +8,23 @@
 
 static cJSON *bench_json(int *status, const char *args)
 {
-	char *d = tmpdir_new();
-	char path[512];
-	struct run_result r;
-	cJSON *j = NULL;
+	cJSON *j = bench_report(status, "--set workload=noop --objects 300 "
+				"--set queue.rate_limiter=exponential --set queue.base_delay=1ms "
+				"--set queue.max_delay=50ms --duration 1s", args);
 
-	snprintf(path, sizeof(path), "%s/r.json", d);
-	run_sh(&r, "%s bench -q --set workload=noop --objects 300 --set queue.rate_limiter=exponential "
-		   "--set queue.base_delay=1ms --set queue.max_delay=50ms --duration 1s %s "
-		   "--format json -o %s",
-	       rp_bin(), args, path);
-	*status = r.status;
-	if (r.status > 1)
-		cr_log_error("bench %s: status %d: %s", args, r.status, r.err);
-	char *s = read_file(path, NULL);
-	if (s)
-		j = cJSON_Parse(s);
-	free(s);
-	run_result_fini(&r);
-	free(d);
 	cr_assert(j, "no report for %s", args);
 	return j;
 }
 
 static const cJSON *get(const cJSON *j, const char *path)
 {
-	char buf[256], *save = NULL;
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *t = strtok_r(buf, ".", &save); t && j; t = strtok_r(NULL, ".", &save))
-		j = cJSON_GetObjectItemCaseSensitive(j, t);
-	cr_assert(j, "missing %s", path);
-	return j;
+	const cJSON *v = json_at(j, path);
+
+	cr_assert(v, "missing %s", path);
+	return v;
 }
 
-static double num(const cJSON *j, const char *path)
-{
-	const cJSON *v = get(j, path);
-	return cJSON_IsBool(v) ? cJSON_IsTrue(v) : v->valuedouble;
-}
+#define num json_num
 
 static const cJSON *scen(const cJSON *rep)
 {

@@ -103,21 +103,7 @@ static cJSON *selftest_json(const char *dom, const char *id)
 	return j;
 }
 
-static double num(const cJSON *j, const char *path)
-{
-	char buf[128], *tok, *save = NULL;
-	const cJSON *c = j;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (tok = strtok_r(buf, ".", &save); tok; tok = strtok_r(NULL, ".", &save)) {
-		c = cJSON_GetObjectItemCaseSensitive(c, tok);
-		cr_assert(c, "no %s in the self-test result", path);
-	}
-	if (cJSON_IsBool(c))
-		return cJSON_IsTrue(c);
-	cr_assert(cJSON_IsNumber(c), "%s is not a number", path);
-	return c->valuedouble;
-}
+#define num json_num
 
 static void write_text(const char *path, const char *text)
 {

@@ -123,35 +123,8 @@ static char *render(int (*fn)(FILE *, const struct bench_report *))
 	return buf;
 }
 
-static double jnum(cJSON *root, const char *path)
-{
-	char buf[256], *save, *tok;
-	cJSON *o = root;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (tok = strtok_r(buf, ".", &save); tok; tok = strtok_r(NULL, ".", &save)) {
-		char *end;
-		long idx = strtol(tok, &end, 10);
-		o = *end ? cJSON_GetObjectItemCaseSensitive(o, tok) : cJSON_GetArrayItem(o, (int)idx);
-		cr_assert(o, "no '%s' in path '%s'", tok, path);
-	}
-	cr_assert(cJSON_IsNumber(o), "'%s' is not a number", path);
-	return o->valuedouble;
-}
-
-static cJSON *jget(cJSON *root, const char *path)
-{
-	char buf[256], *save, *tok;
-	cJSON *o = root;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (tok = strtok_r(buf, ".", &save); tok && o; tok = strtok_r(NULL, ".", &save)) {
-		char *end;
-		long idx = strtol(tok, &end, 10);
-		o = *end ? cJSON_GetObjectItemCaseSensitive(o, tok) : cJSON_GetArrayItem(o, (int)idx);
-	}
-	return o;
-}
+#define jnum json_num
+#define jget(root, path) ((cJSON *)json_at(root, path))
 
 Test(report, json_holds_the_contract_fields_with_their_values, .init = setup, .fini = teardown)
 {

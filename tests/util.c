@@ -1,6 +1,10 @@
 /* Test helpers: see util.h. Not used by the product. */
 #include "tests/util.h"
 
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -150,4 +154,55 @@ int have_cmd(const char *name)
 	ok = r.status == 0;
 	run_result_fini(&r);
 	return ok;
+}
+
+const cJSON *json_at(const cJSON *root, const char *path)
+{
+	char buf[256], *save = NULL, *tok;
+	const cJSON *o = root;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (tok = strtok_r(buf, ".", &save); tok && o; tok = strtok_r(NULL, ".", &save)) {
+		char *end;
+		long idx = strtol(tok, &end, 10);
+
+		o = *end || end == tok ? cJSON_GetObjectItemCaseSensitive(o, tok)
+				       : cJSON_GetArrayItem(o, (int)idx);
+	}
+	return o;
+}
+
+double json_num(const cJSON *root, const char *path)
+{
+	const cJSON *v = json_at(root, path);
+
+	cr_assert(v, "missing %s", path);
+	if (cJSON_IsBool(v))
+		return cJSON_IsTrue(v);
+	cr_assert(cJSON_IsNumber(v), "%s is not a number", path);
+	return v->valuedouble;
+}
+
+cJSON *bench_report(int *status, const char *pre, const char *args)
+{
+	char *d = tmpdir_new();
+	char path[512];
+	struct run_result r;
+	cJSON *j = NULL;
+	char *s;
+
+	snprintf(path, sizeof(path), "%s/r.json", d);
+	run_sh(&r, "%s bench -q %s %s --format json -o %s", rp_bin(), pre, args, path);
+	*status = r.status;
+	if (r.status > 1)
+		cr_log_error("bench %s: status %d: %s", args, r.status, r.err);
+	s = read_file(path, NULL);
+	if (s)
+		j = cJSON_Parse(s);
+	free(s);
+	unlink(path);
+	rmdir(d);
+	run_result_fini(&r);
+	free(d);
+	return j;
 }

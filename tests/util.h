@@ -29,4 +29,13 @@ char *read_file(const char *path, size_t *len);	/* whole file, NUL-terminated, o
 int file_exists(const char *path);
 int have_cmd(const char *name);	/* is `name` on PATH */
 
+/* JSON reports. json_at walks a dotted path ("a.b.0.c"; numbers index arrays) and returns
+ * NULL when a step is missing; json_num asserts the value exists and is a number or a
+ * boolean (1/0). bench_report runs `reconperf bench -q PRE ARGS --format json -o FILE` and
+ * returns the parsed report (NULL when none was written), its exit status in *status. */
+struct cJSON;
+const struct cJSON *json_at(const struct cJSON *root, const char *path);
+double json_num(const struct cJSON *root, const char *path);
+struct cJSON *bench_report(int *status, const char *pre, const char *args);
+
 #endif
