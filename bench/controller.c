@@ -1,5 +1,6 @@
 /* controller — worker threads, outcome rules and reconcile metrics. See controller.h. */
 #include "bench/controller.h"
+#include "common/fastclock.h"
 #include "reconperf/usdt.h"
 
 #include <errno.h>
@@ -12,6 +13,8 @@
 
 #define CLAIM_SLOTS (1u << 16)
 
+/* Cache-line aligned: a worker's counters, written every reconcile, share no line with
+ * another worker's fields. */
 struct worker {
 	struct controller *c;
 	unsigned id;
@@ -22,7 +25,8 @@ struct worker {
 	/* single writer (the worker); read relaxed by ctrl_stats */
 	_Atomic uint64_t reconciles, results[BR__COUNT], errors, terminal, panics, busy_ns;
 	_Atomic uint64_t overhead_ns;
-};
+	_Atomic unsigned active;	/* 1 while in a reconcile; single writer */
+} __attribute__((aligned(64)));
 
 struct controller {
 	struct ctrl_opts o;
@@ -30,18 +34,15 @@ struct controller {
 	struct hist *lat;	/* merged at stop */
 	_Atomic uint64_t claims[CLAIM_SLOTS];	/* key in reconcile, by hash(key) */
 	_Atomic uint64_t concurrent;
-	_Atomic unsigned active;
 	bool running;
 };
 
 static _Thread_local struct worker *cur_worker;
 
-static uint64_t now_ns(void)
+/* Four reads per reconcile: the TSC (fastclock) costs a third of clock_gettime here. */
+static inline uint64_t now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return fastclock_ns();
 }
 
 static inline void bump(_Atomic uint64_t *v, uint64_t n)
@@ -50,9 +51,15 @@ static inline void bump(_Atomic uint64_t *v, uint64_t n)
 			      memory_order_relaxed);
 }
 
+/*
+ * Keys k..k+7 go to 8 different cache lines (the workers, taking consecutive keys, do not
+ * fight over one line), and k, k+8, k+16 ... share a line in order: dense uids reconciled
+ * round-robin walk 8 sequential streams the prefetcher follows, where a hashed slot was a
+ * cache miss per reconcile.
+ */
 static inline size_t claim_slot(uint64_t key)
 {
-	return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 48) & (CLAIM_SLOTS - 1);
+	return (size_t)(((key & 7) << 13) | ((key >> 3) & (CLAIM_SLOTS / 8 - 1)));
 }
 
 /*
@@ -168,7 +175,7 @@ static void *worker_main(void *p)
 		char kbuf[24];
 		const char *ktext = key_text(key, kbuf);
 
-		atomic_fetch_add_explicit(&c->active, 1, memory_order_relaxed);
+		atomic_store_explicit(&w->active, 1, memory_order_relaxed);
 		if (h->before)
 			h->before(h->arg, w->id, key);
 		RP_USDT_RECONCILE_START(c->o.name, ktext);
@@ -183,7 +190,7 @@ static void *worker_main(void *p)
 		bump(&w->reconciles, 1);
 		if (claimed)
 			release(c, key);
-		atomic_fetch_sub_explicit(&c->active, 1, memory_order_relaxed);
+		atomic_store_explicit(&w->active, 0, memory_order_relaxed);
 		apply_outcome(w, key, &res);
 		wq_done(c->o.queue, key);
 		bump(&w->overhead_ns, now_ns() - ta - dt);
@@ -204,7 +211,9 @@ int ctrl_new(const struct ctrl_opts *o, struct controller **out)
 	if (!c)
 		return -ENOMEM;
 	c->o = *o;
-	c->w = calloc(o->workers, sizeof(*c->w));
+	c->w = aligned_alloc(64, o->workers * sizeof(*c->w));
+	if (c->w)
+		memset(c->w, 0, o->workers * sizeof(*c->w));
 	c->lat = hist_new();
 	if (!c->w || !c->lat)
 		goto err_free;
@@ -281,9 +290,9 @@ void ctrl_stats(struct controller *c, struct ctrl_stats *st)
 		st->panics += atomic_load_explicit(&w->panics, memory_order_relaxed);
 		st->busy_ns += atomic_load_explicit(&w->busy_ns, memory_order_relaxed);
 		st->overhead_ns += atomic_load_explicit(&w->overhead_ns, memory_order_relaxed);
+		st->active += atomic_load_explicit(&w->active, memory_order_relaxed);
 	}
 	st->concurrent = atomic_load(&c->concurrent);
-	st->active = atomic_load_explicit(&c->active, memory_order_relaxed);
 }
 
 const struct hist *ctrl_latency(struct controller *c)

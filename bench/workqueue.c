@@ -366,13 +366,19 @@ static uint32_t wq_htop(struct wq *q, int h)
 
 /* ---- the processing list and metrics ---- */
 
+/* depth changes under the lock; wq_depth_hint() reads it without. */
+static inline void wq_depth_set(struct wq *q, uint64_t d)
+{
+	__atomic_store_n(&q->depth, d, __ATOMIC_RELAXED);
+}
+
 static void wq_proc_start(struct wq *q, uint32_t i, struct wq_now *now)
 {
 	struct wq_ent *e = E(q, i);
 
 	wq_setfl(e, FL(e) | F_PROC);
 	q->nproc++;
-	q->depth--;
+	wq_depth_set(q, q->depth - 1);
 	if (!q->metrics)
 		return;
 	uint64_t t = wq_now(q, now);
@@ -412,7 +418,8 @@ static void wq_proc_end(struct wq *q, uint32_t i, struct wq_now *now)
 static void wq_count_add(struct wq *q, struct wq_ent *e, uint64_t add_ns)
 {
 	q->adds++;
-	if (++q->depth > q->depth_max)
+	wq_depth_set(q, q->depth + 1);
+	if (q->depth > q->depth_max)
 		q->depth_max = q->depth;
 	e->add_ns = add_ns;
 }
@@ -573,7 +580,7 @@ static void pq_place(struct wq *q, uint32_t i, struct wq_now *now)
 		/* Out of memory: the key is lost, and says so. */
 		q->dropped++;
 		if (FL(e) & F_READY)
-			q->depth--;
+			wq_depth_set(q, q->depth - 1);
 		wq_setfl(e, FL(e) & ~(F_QUEUED | F_READY));
 		wq_ent_put(q, i);
 		return;
@@ -993,6 +1000,11 @@ void wq_forget(struct wq *q, uint64_t key)
 uint32_t wq_num_requeues(struct wq *q, uint64_t key)
 {
 	return rl_num_requeues(q->rl, key);
+}
+
+uint64_t wq_depth_hint(struct wq *q)
+{
+	return __atomic_load_n(&q->depth, __ATOMIC_RELAXED);
 }
 
 size_t wq_len(struct wq *q)

@@ -100,6 +100,9 @@ int wq_done_get(struct wq *q, uint64_t done_key, uint64_t *key);
 void wq_forget(struct wq *q, uint64_t key);
 uint32_t wq_num_requeues(struct wq *q, uint64_t key);
 size_t wq_len(struct wq *q);		/* keys ready to be handed out (client-go Len()) */
+/* The depth metric read without the lock: a moment's value, for a producer deciding
+ * whether to wait (a key counted here is dirty, so adding it again would collapse). */
+uint64_t wq_depth_hint(struct wq *q);
 
 void wq_shutdown(struct wq *q);		/* wakes all getters */
 void wq_shutdown_with_drain(struct wq *q);	/* waits until processing is empty */

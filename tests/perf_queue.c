@@ -6,10 +6,12 @@
  *       one thread: Add+Get+Done over N keys round-robin, R times; prints the minimum and
  *       median ns per cycle, wall and thread CPU time
  *   perf_queue throughput [--kind K] [--metrics on|off] [--keys N] [--workers W] [--ms T]
- *                         [--done-get on|off]
+ *                         [--done-get on|off] [--producer wait|spin]
  *       one producer adds N distinct keys round-robin, W workers Get->Forget->Done for
  *       T ms (with --done-get on, Done and the next Get are one wq_done_get call); prints
- *       items handed out per second and CPU time per item
+ *       items handed out per second and CPU time per item. With --producer wait (the
+ *       default) the producer, finding (nearly) every key queued, sleeps until the workers
+ *       have drained half of them; with spin it keeps adding (Adds that collapse)
  *   perf_queue stress     [--kind K] [--workers W] [--ops N]
  *       W workers assert that no key is ever held by two of them; exit 1 if one was
  *
@@ -33,6 +35,7 @@ struct cfg {
 	int workers;
 	int reps;
 	bool done_get;		/* workers call wq_done_get instead of wq_done + wq_get */
+	bool producer_wait;	/* the producer waits while nearly every key is queued */
 };
 
 static uint64_t mono_ns(void)
@@ -174,6 +177,15 @@ static void *producer(void *arg)
 		return NULL;
 	}
 	while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
+		if (s->c->producer_wait && wq_depth_hint(s->q) + s->c->keys / 64 >= s->c->keys) {
+			/* (Nearly) every key is queued, so more Adds would collapse: instead of
+			 * spinning on them, let the workers drain half the keys. */
+			struct timespec ts = { 0, 50000 };
+
+			while (wq_depth_hint(s->q) > s->c->keys / 2 &&
+			       !atomic_load_explicit(&s->stop, memory_order_relaxed))
+				nanosleep(&ts, NULL);
+		}
 		for (int j = 0; j < 256; j++)
 			wq_add(s->q, i++ % s->c->keys);
 	}
@@ -219,12 +231,13 @@ static int run_threads(const struct cfg *c, bool stress)
 		return 2;
 	unsigned long handed = atomic_load(&s.handed);
 
-	printf("mode=%s kind=%s metrics=%s done_get=%s workers=%d keys=%llu items=%lu "
+	printf("mode=%s kind=%s metrics=%s done_get=%s producer=%s workers=%d keys=%llu items=%lu "
 	       "items_per_s=%.0f "
 	       "cpu_ns_per_item=%.0f worker_cpu_ns_per_item=%.0f adds=%llu depth_left=%llu violations=%lu queue_p50_ns=%llu "
 	       "queue_p99_ns=%llu\n",
 	       stress ? "stress" : "throughput", c->kind == WQ_PRIORITY ? "priority" : "clientgo",
-	       c->metrics ? "on" : "off", c->done_get ? "on" : "off", c->workers,
+	       c->metrics ? "on" : "off", c->done_get ? "on" : "off",
+	       c->producer_wait ? "wait" : "spin", c->workers,
 	       (unsigned long long)c->keys, handed,
 	       (double)handed * 1e9 / (double)(t1 - t0),
 	       handed ? (double)(pc1 - pc0) / (double)handed : 0.0,
@@ -252,7 +265,7 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: perf_queue cycle|throughput|stress [--kind clientgo|priority] "
 		"[--metrics on|off] [--keys N] [--ops N] [--reps R] [--workers W] [--ms T] "
-		"[--done-get on|off]\n");
+		"[--done-get on|off] [--producer wait|spin]\n");
 	return 2;
 }
 
@@ -272,7 +285,7 @@ static int num(const char *s, uint64_t lo, uint64_t hi, uint64_t *v)
 int main(int argc, char **argv)
 {
 	struct cfg c = { .kind = WQ_CLIENTGO, .metrics = true, .keys = 10000, .ops = 5000000,
-			 .ms = 1000, .workers = 2, .reps = 1 };
+			 .ms = 1000, .workers = 2, .reps = 1, .producer_wait = true };
 	uint64_t v;
 
 	if (argc < 2)
@@ -298,6 +311,8 @@ int main(int argc, char **argv)
 			c.reps = (int)v;
 		else if (!strcmp(o, "--done-get") && (!strcmp(a, "on") || !strcmp(a, "off")))
 			c.done_get = !strcmp(a, "on");
+		else if (!strcmp(o, "--producer") && (!strcmp(a, "wait") || !strcmp(a, "spin")))
+			c.producer_wait = !strcmp(a, "wait");
 		else
 			return usage();
 	}
