@@ -15,8 +15,8 @@
  *              before RD, exactly the btree order of controller-runtime's priorityqueue.
  *              A processing key that is queued again is parked outside the heaps until Done.
  *
- * Processing entries also sit on a list in Get order, so the oldest (the longest running
- * processor) is its head and the unfinished-work sum walks only the processing keys.
+ * Processing entries are found by a scan of the slab when metrics are read (the longest
+ * running processor, the unfinished-work sum): Get and Done write only their own entry.
  *
  * Invariants (under q->mu): F_DIRTY && !F_PROC <=> in the ring (client-go); F_WAIT <=> in
  * D (client-go); F_READY <=> counted in depth (priority queue); an entry with flags == 0
@@ -56,7 +56,7 @@ struct wq_ent {
 	uint64_t ready_ns;	/* delayed: when it is ready (priority: NEVER = no delay) */
 	uint32_t seq;		/* insertion order, breaks ties in the heaps (wraps) */
 	uint32_t pos;		/* index in heap `heap` */
-	uint32_t prev, next;	/* processing list; next links the free list */
+	uint32_t spare, next;	/* next links the free list */
 	int prio;
 	uint8_t heap;
 };
@@ -88,7 +88,7 @@ struct wq {
 
 	pthread_mutex_t mu __attribute__((aligned(64)));
 	uint32_t ring_head, ring_n;
-	uint32_t nproc, proc_head, proc_tail;
+	uint32_t nproc;
 	uint32_t sleepers, timed;	/* getters asleep; of them, asleep with a deadline */
 	uint64_t depth, depth_max, adds;
 	uint32_t free_head, nidle;	/* nidle: entries with F_IDLE */
@@ -107,7 +107,7 @@ struct wq_now {
 	bool have;
 };
 
-static uint64_t wq_now(struct wq *q, struct wq_now *n)
+static inline __attribute__((always_inline)) uint64_t wq_now(struct wq *q, struct wq_now *n)
 {
 	if (!n->have) {
 		n->t = q->clock ? q->clock(q->clock_arg) : fastclock_ns();
@@ -176,11 +176,16 @@ static int wq_grow(struct wq *q)
 }
 
 /* The entry of key, created empty when missing; NOPOS when out of memory. Invalidates
- * entry pointers (the slab may move). */
-static uint32_t wq_ent_get(struct wq *q, uint64_t key)
+ * entry pointers (the slab may move). hint: where a lock-free peek saw the key (NOPOS for
+ * none); an entry with flags is in the map, so one holding key is key's, without a lookup. */
+static uint32_t wq_ent_get_hint(struct wq *q, uint64_t key, uint32_t hint)
 {
-	uint32_t *v = km_find(&q->map, key), i;
+	uint32_t *v = NULL, i;
 
+	if (hint < q->nents && FL(E(q, hint)) && E(q, hint)->key == key)
+		v = &hint;
+	else
+		v = km_find(&q->map, key);
 	if (v) {
 		if (FL(E(q, *v)) == F_IDLE) {
 			wq_setfl(E(q, *v), 0);
@@ -207,10 +212,15 @@ static uint32_t wq_ent_get(struct wq *q, uint64_t key)
 	__atomic_store_n(&e->st, ((e->st >> 32) + 1) << 32, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->key, key, __ATOMIC_RELEASE);
 	e->add_ns = e->start_ns = e->ready_ns = e->seq = 0;
-	e->pos = e->prev = e->next = NOPOS;
+	e->pos = e->next = NOPOS;
 	e->prio = 0;
 	e->heap = H_NONE;
 	return i;
+}
+
+static uint32_t wq_ent_get(struct wq *q, uint64_t key)
+{
+	return wq_ent_get_hint(q, key, NOPOS);
 }
 
 static void wq_ent_free(struct wq *q, uint32_t i)
@@ -385,13 +395,6 @@ static void wq_proc_start(struct wq *q, uint32_t i, struct wq_now *now)
 
 	hist_record(q->qd, t > e->add_ns ? t - e->add_ns : 0);
 	e->start_ns = t;
-	e->prev = q->proc_tail;
-	e->next = NOPOS;
-	if (q->proc_tail != NOPOS)
-		E(q, q->proc_tail)->next = i;
-	else
-		q->proc_head = i;
-	q->proc_tail = i;
 }
 
 static void wq_proc_end(struct wq *q, uint32_t i, struct wq_now *now)
@@ -405,14 +408,6 @@ static void wq_proc_end(struct wq *q, uint32_t i, struct wq_now *now)
 	uint64_t t = wq_now(q, now);
 
 	hist_record(q->wd, t > e->start_ns ? t - e->start_ns : 0);
-	if (e->prev != NOPOS)
-		E(q, e->prev)->next = e->next;
-	else
-		q->proc_head = e->next;
-	if (e->next != NOPOS)
-		E(q, e->next)->prev = e->prev;
-	else
-		q->proc_tail = e->prev;
 }
 
 static void wq_count_add(struct wq *q, struct wq_ent *e, uint64_t add_ns)
@@ -451,10 +446,12 @@ static void wq_readied(struct wq *q)
 
 /* ---- client-go ---- */
 
-/* Typed.Add; add_ns is the metrics add time (now, or a delayed entry's ready time). */
-static void cg_add(struct wq *q, uint64_t key, struct wq_now *now, uint64_t add_ns)
+/* Typed.Add; add_ns is the metrics add time (now, or a delayed entry's ready time); hint
+ * as wq_ent_get_hint. */
+static void cg_add_hint(struct wq *q, uint64_t key, struct wq_now *now, uint64_t add_ns,
+			uint32_t hint)
 {
-	uint32_t i = wq_ent_get(q, key);
+	uint32_t i = wq_ent_get_hint(q, key, hint);
 
 	if (i == NOPOS) {
 		q->dropped++;
@@ -470,6 +467,11 @@ static void cg_add(struct wq *q, uint64_t key, struct wq_now *now, uint64_t add_
 		return;
 	q->ring[(q->ring_head + q->ring_n++) & q->ring_mask] = i;
 	wq_readied(q);
+}
+
+static void cg_add(struct wq *q, uint64_t key, struct wq_now *now, uint64_t add_ns)
+{
+	cg_add_hint(q, key, now, add_ns, NOPOS);
 }
 
 /* delayingType's waitingLoop, run lazily: every delayed entry whose time came is added, in
@@ -698,7 +700,7 @@ struct wq *wq_new(const struct wq_opts *o)
 	q->metrics = !d.metrics_off;
 	q->clock = d.clock;
 	q->clock_arg = d.clock_arg;
-	q->free_head = q->proc_head = q->proc_tail = NOPOS;
+	q->free_head = NOPOS;
 	q->rl = rl_new(&d.rl);
 	if (!q->rl)
 		goto err;
@@ -778,12 +780,14 @@ void wq_add(struct wq *q, uint64_t key)
  * another key, so seeing the same st twice with our key in between proves the key was
  * dirty at that moment: the Add linearises there. Anything else takes the lock.
  */
-static bool wq_add_collapses(struct wq *q, uint64_t key)
+static bool wq_add_collapses(struct wq *q, uint64_t key, uint32_t *hint)
 {
 	uint32_t i;
 
+	*hint = NOPOS;
 	if (!km_peek(&q->map, key, &i) || i >= __atomic_load_n(&q->nents, __ATOMIC_ACQUIRE))
 		return false;
+	*hint = i;
 	struct wq_ent *chunk = __atomic_load_n(&q->chunks[i >> WQ_CHUNK_BITS], __ATOMIC_RELAXED);
 	struct wq_ent *e = &chunk[i & (WQ_CHUNK - 1)];
 	uint64_t s1 = __atomic_load_n(&e->st, __ATOMIC_ACQUIRE);
@@ -798,12 +802,21 @@ static bool wq_add_collapses(struct wq *q, uint64_t key)
 
 void wq_add_priority(struct wq *q, uint64_t key, int priority)
 {
-	if (q->kind == WQ_CLIENTGO && wq_add_collapses(q, key))
+	uint32_t hint = NOPOS;
+
+	if (q->kind == WQ_CLIENTGO && wq_add_collapses(q, key, &hint))
 		return;
 	struct wq_now now = wq_now_pre(q);
 
 	pthread_mutex_lock(&q->mu);
-	wq_add_locked(q, key, 0, priority, &now);
+	if (q->kind == WQ_CLIENTGO) {
+		/* wq_add_locked, with the peek's entry index saving the map lookup */
+		cg_promote(q, &now);
+		if (!q->shutting)
+			cg_add_hint(q, key, &now, 0, hint);
+	} else {
+		wq_add_locked(q, key, 0, priority, &now);
+	}
 	pthread_mutex_unlock(&q->mu);
 }
 
@@ -1078,11 +1091,23 @@ int wq_metrics_snapshot(struct wq *q, struct wq_metrics *m)
 	if (q->metrics) {
 		uint64_t t = wq_now(q, &now), sum = 0;
 
-		for (uint32_t i = q->proc_head; i != NOPOS; i = E(q, i)->next)
-			sum += t > E(q, i)->start_ns ? t - E(q, i)->start_ns : 0;
+		uint64_t longest = 0;
+
+		/* A scan of the slab (a snapshot is rare) instead of a processing list kept in
+		 * Get order, whose links made Get and Done write other keys' entries. */
+		for (uint32_t i = 0, seen = 0; i < q->nents && seen < q->nproc; i++) {
+			struct wq_ent *e = E(q, i);
+			uint64_t age = t > e->start_ns ? t - e->start_ns : 0;
+
+			if (!(FL(e) & F_PROC))
+				continue;
+			seen++;
+			sum += age;
+			if (age > longest)
+				longest = age;
+		}
 		m->unfinished_work_s = (double)sum / 1e9;
-		if (q->proc_head != NOPOS && t > E(q, q->proc_head)->start_ns)
-			m->longest_running_s = (double)(t - E(q, q->proc_head)->start_ns) / 1e9;
+		m->longest_running_s = (double)longest / 1e9;
 		m->queue_duration = hist_dup(q->qd);
 		m->work_duration = hist_dup(q->wd);
 		if (!m->queue_duration || !m->work_duration)
