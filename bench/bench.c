@@ -796,7 +796,7 @@ static int setup_world(struct run *r, int repetition, char *err, size_t errlen)
 		client_set_faults(r->env.client, faults_client_hook, r->faults);
 	if (r->hooks->phase)
 		client_set_phase(r->env.client, r->hooks->phase, "reconcile");
-	store_set_commit_hook(r->store, oracle_on_commit, r->oracle);
+	store_set_commit_hook_v(r->store, oracle_on_commit_v, r->oracle);
 	/* The objects exist before the controller starts: its start is a storm. */
 	for (uint64_t i = 0; i < sc->objects && !rc; i++)
 		rc = create_one(r);

@@ -134,8 +134,8 @@ static void resolve_obj(struct entry *e, uint64_t now)
 /* Recomputes a primary's state and keeps the unconverged count right. */
 static void settle(struct oracle *o, struct entry *p)
 {
-	char why[8];
-	bool now_ok = evaluate(o, p, why, sizeof(why));
+	/* No reason asked (len 0): formatting one on every commit cost more than the check. */
+	bool now_ok = evaluate(o, p, NULL, 0);
 
 	if (now_ok == p->converged)
 		return;
@@ -199,41 +199,48 @@ static void on_delete(struct oracle *o, struct entry *e)
 	entry_free(e);
 }
 
-void oracle_on_commit(void *arg, const struct watch_event *ev)
+/* One committed change, given as an unpacked object (ob) or a stored version (v). */
+static void on_commit(struct oracle *o, enum watch_type type, const struct obj *ob,
+		      const struct objv *v)
 {
-	struct oracle *o = arg;
-	const struct obj *ob = &ev->obj;
+	uint64_t uid = ob ? ob->uid : v->uid;
 	struct entry *e;
 
 	pthread_mutex_lock(&o->mu);
-	e = u64map_get(&o->objs, ob->uid);
-	if (ev->type == WATCH_DELETED) {
+	e = u64map_get(&o->objs, uid);
+	if (type == WATCH_DELETED) {
 		if (e) {
-			u64map_del(&o->objs, ob->uid);
+			u64map_del(&o->objs, uid);
 			on_delete(o, e);
 		}
 		goto out;
 	}
 	if (!e) {
 		e = calloc(1, sizeof(*e));
-		if (!e || u64map_put(&o->objs, ob->uid, e)) {
+		if (!e || u64map_put(&o->objs, uid, e)) {
 			free(e);
 			goto out;	/* out of memory: the object stays unknown */
 		}
 		o->bytes += sizeof(*e);
-		obj_copy(&e->obj, ob);
-		e->primary = strcmp(ob->kind, o->wl->kind) == 0;
+		if (ob)
+			obj_copy(&e->obj, ob);
+		else
+			objv_unpack(v, &e->obj);
+		e->primary = strcmp(e->obj.kind, o->wl->kind) == 0;
 		if (e->primary) {
 			o->primaries++;
 			e->converged = true;	/* settle() below counts it if it is not */
-		} else if (ob->owner_uid) {
-			struct entry *p = u64map_get(&o->objs, ob->owner_uid);
+		} else if (e->obj.owner_uid) {
+			struct entry *p = u64map_get(&o->objs, e->obj.owner_uid);
 			if (p)
 				kid_add(p, e);
 		}
 	} else {
 		obj_fini(&e->obj);
-		obj_copy(&e->obj, ob);
+		if (ob)
+			obj_copy(&e->obj, ob);
+		else
+			objv_unpack(v, &e->obj);
 	}
 	if (e->primary) {
 		settle(o, e);
@@ -244,6 +251,17 @@ void oracle_on_commit(void *arg, const struct watch_event *ev)
 	}
 out:
 	pthread_mutex_unlock(&o->mu);
+}
+
+void oracle_on_commit(void *arg, const struct watch_event *ev)
+{
+	on_commit(arg, ev->type, &ev->obj, NULL);
+}
+
+void oracle_on_commit_v(void *arg, enum watch_type type, uint64_t rv, const struct objv *v)
+{
+	(void)rv;
+	on_commit(arg, type, NULL, v);
 }
 
 void oracle_perturb(struct oracle *o, int tag, oracle_resolved_fn fn, void *arg)

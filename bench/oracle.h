@@ -35,6 +35,9 @@ void oracle_free(struct oracle *o);
 
 /* The store commit hook (a store_commit_fn); arg is the oracle. */
 void oracle_on_commit(void *arg, const struct watch_event *ev);
+/* The same as a store_commit_v_fn: the stored version is unpacked once, straight into the
+ * oracle's copy (what bench uses). */
+void oracle_on_commit_v(void *arg, enum watch_type type, uint64_t rv, const struct objv *v);
 
 /* Marks a perturbation at now; fn(arg, tag, ns) fires when the world is converged again. */
 void oracle_perturb(struct oracle *o, int tag, oracle_resolved_fn fn, void *arg);

@@ -35,7 +35,9 @@ struct kcount {
 struct store {
 	pthread_mutex_t mu;
 	pthread_cond_t cond;	/* revision advanced, or a watch was broken */
-	unsigned nwaiters;
+	unsigned nwaiters;	/* watchers asleep until the next change */
+	unsigned nlazy;		/* busy watchers asleep until a batch (or a short deadline) */
+	uint64_t lazy_rv;	/* wake the lazy ones once revision reaches this */
 	unsigned nwatches;
 
 	struct sentry *ent;
@@ -54,6 +56,7 @@ struct store {
 	atomic_llong bytes;		/* every version this store made that is still alive */
 
 	store_commit_fn commit_fn;
+	store_commit_v_fn commit_v_fn;
 	void *commit_arg;
 	store_fault_fn fault_fn;
 	void *fault_arg;
@@ -67,6 +70,7 @@ struct store_watch {
 	atomic_bool broken;
 	int error;		/* injected at open: the first read returns it */
 	uint64_t reported;	/* revision of the last event or bookmark returned */
+	bool busy;		/* the last call returned events: wait for a batch next */
 };
 
 /* ---- tables ---- */
@@ -192,6 +196,8 @@ static void commit(struct store *s, enum watch_type type, struct objv *v)
 		drop_oldest(s);	/* first: rv - history may share rv's slot */
 	h->v = objv_ref(v);
 	h->type = type;
+	if (s->commit_v_fn)
+		s->commit_v_fn(s->commit_arg, type, rv, v);
 	if (s->commit_fn) {
 		struct watch_event ev = { .type = type, .rv = rv };
 
@@ -203,9 +209,35 @@ static void commit(struct store *s, enum watch_type type, struct objv *v)
 	}
 }
 
-static void wake(struct store *s)
+/*
+ * Watch wakeups, batched as a real watch stream batches events per read: a watcher that
+ * was idle is woken by the next change; one that just received events (it is busy) sleeps
+ * until WATCH_BATCH events are waiting or WATCH_BATCH_NS passed, whichever comes first,
+ * so under a stream of writes it is woken once per batch, not once per write. A busy
+ * watcher that then finds nothing goes back to waiting for the next change.
+ *
+ * Decided under the lock; the broadcast itself (a futex call) happens after the unlock,
+ * so writers do not hold the store through it. A waiter registers under the lock before
+ * it sleeps, so a broadcast after the unlock cannot miss it.
+ */
+#define WATCH_BATCH 64
+#define WATCH_BATCH_NS 50000ull
+
+static bool wake_due(struct store *s)
 {
 	if (s->nwaiters)
+		return true;
+	if (s->nlazy && s->revision >= s->lazy_rv) {
+		s->lazy_rv = UINT64_MAX;	/* woken: they register again */
+		return true;
+	}
+	return false;
+}
+
+static void unlock_wake(struct store *s, bool wake)
+{
+	pthread_mutex_unlock(&s->mu);
+	if (wake)
 		pthread_cond_broadcast(&s->cond);
 }
 
@@ -294,6 +326,7 @@ static int do_create(struct store *s, struct obj *o)
 	struct objv *v;
 	struct kcount *k;
 	uint32_t e, p;
+	bool wake = false;
 	int rc = obj_validate(o);
 
 	if (rc)
@@ -332,9 +365,9 @@ static int do_create(struct store *s, struct obj *o)
 		link_child(s, p, e);
 	else if (o->owner_uid)
 		delete_tree(s, e);	/* the garbage collector removes dangling dependents */
-	wake(s);
+	wake = wake_due(s);
 out:
-	pthread_mutex_unlock(&s->mu);
+	unlock_wake(s, wake);
 	objv_unref(v);
 	return rc;
 }
@@ -395,6 +428,7 @@ static int do_update(struct store *s, struct obj *o, struct objv *nv, bool statu
 	struct sentry *x;
 	struct objv *cur;
 	uint32_t e, p;
+	bool wake = false;
 	int rc = 0;
 
 	pthread_mutex_lock(&s->mu);
@@ -446,9 +480,9 @@ static int do_update(struct store *s, struct obj *o, struct objv *nv, bool statu
 	}
 	objv_unref(cur);
 	nv = NULL;
-	wake(s);
+	wake = wake_due(s);
 out:
-	pthread_mutex_unlock(&s->mu);
+	unlock_wake(s, wake);
 	objv_unref(nv);
 	return rc;
 }
@@ -497,8 +531,7 @@ int store_delete(struct store *s, const char *kind, const char *ns, const char *
 		r = -EBUSY;
 	else
 		delete_tree(s, e);
-	wake(s);
-	pthread_mutex_unlock(&s->mu);
+	unlock_wake(s, wake_due(s));
 	return rc ? rc : r;
 }
 
@@ -638,6 +671,27 @@ int store_watch_next_v(struct store_watch *w, struct store_wev *evs, int max,
 			rc = n ? 0 : -ETIMEDOUT;
 			break;
 		}
+		if (w->busy && max > 1) {
+			/* Busy: sleep until a batch is waiting or a short deadline (wake_due). */
+			struct timespec lz;
+
+			w->busy = false;	/* nothing by then: back to waiting for one change */
+			deadline_after(&lz, WATCH_BATCH_NS);
+			if (!have_dl && timeout_ns != UINT64_MAX) {
+				deadline_after(&dl, timeout_ns);
+				have_dl = true;
+			}
+			if (!have_dl || lz.tv_sec < dl.tv_sec ||
+			    (lz.tv_sec == dl.tv_sec && lz.tv_nsec < dl.tv_nsec)) {
+				if (w->next + WATCH_BATCH - 1 < s->lazy_rv)
+					s->lazy_rv = w->next + WATCH_BATCH - 1;
+				s->nlazy++;
+				pthread_cond_timedwait(&s->cond, &s->mu, &lz);
+				if (!--s->nlazy)
+					s->lazy_rv = UINT64_MAX;
+				continue;
+			}
+		}
 		s->nwaiters++;
 		if (timeout_ns == UINT64_MAX) {
 			pthread_cond_wait(&s->cond, &s->mu);
@@ -654,6 +708,7 @@ int store_watch_next_v(struct store_watch *w, struct store_wev *evs, int max,
 		}
 		rc = 0;
 	}
+	w->busy = n > 0 && evs[n - 1].type != WATCH_BOOKMARK;
 	pthread_mutex_unlock(&s->mu);
 	return rc ? rc : n;
 }
@@ -741,6 +796,16 @@ void store_set_commit_hook(struct store *s, store_commit_fn fn, void *arg)
 {
 	pthread_mutex_lock(&s->mu);
 	s->commit_fn = fn;
+	s->commit_v_fn = NULL;
+	s->commit_arg = arg;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void store_set_commit_hook_v(struct store *s, store_commit_v_fn fn, void *arg)
+{
+	pthread_mutex_lock(&s->mu);
+	s->commit_fn = NULL;
+	s->commit_v_fn = fn;
 	s->commit_arg = arg;
 	pthread_mutex_unlock(&s->mu);
 }
@@ -790,6 +855,7 @@ struct store *store_new(const struct store_opts *o)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->cond, &ca);
+	s->lazy_rv = UINT64_MAX;
 	pthread_condattr_destroy(&ca);
 	return s;
 }

@@ -95,6 +95,13 @@ size_t store_bytes(struct store *s);	/* objects (every live version, also those 
  * call the store. ev->obj is only valid during the call (do not obj_fini it). */
 typedef void (*store_commit_fn)(void *arg, const struct watch_event *ev);
 void store_set_commit_hook(struct store *s, store_commit_fn fn, void *arg);
+/* The same hook given the stored version itself, not an unpacked copy (no unpack per
+ * commit): v is valid during the call; for DELETED it is the last version (v->rv < rv).
+ * Replaces a store_commit_fn hook, and the other way round. */
+struct objv;
+typedef void (*store_commit_v_fn)(void *arg, enum watch_type type, uint64_t rv,
+				  const struct objv *v);
+void store_set_commit_hook_v(struct store *s, store_commit_v_fn fn, void *arg);
 
 enum store_verb {
 	SV_GET, SV_LIST, SV_CREATE, SV_UPDATE, SV_UPDATE_STATUS, SV_DELETE,

@@ -80,12 +80,12 @@ static bool bk_converged(const struct wl_env *env, const struct obj *p,
 	(void)env;
 	(void)children;
 	if (p->observed_generation != p->generation) {
-		snprintf(why, len, "status.observedGeneration %lld != generation %lld",
+		wl_why(why, len, "status.observedGeneration %lld != generation %lld",
 			 (long long)p->observed_generation, (long long)p->generation);
 		return false;
 	}
 	if ((int64_t)n != p->spec[0] || p->status[0] != p->spec[0]) {
-		snprintf(why, len, "%zu backups exist, status says %lld, spec.retain is %lld", n,
+		wl_why(why, len, "%zu backups exist, status says %lld, spec.retain is %lld", n,
 			 (long long)p->status[0], (long long)p->spec[0]);
 		return false;
 	}

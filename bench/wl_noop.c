@@ -47,7 +47,7 @@ static bool noop_converged(const struct wl_env *env, const struct obj *p,
 	(void)children;
 	(void)n;
 	if (p->observed_generation != p->generation) {
-		snprintf(why, len, "status.observedGeneration %lld != generation %lld",
+		wl_why(why, len, "status.observedGeneration %lld != generation %lld",
 			 (long long)p->observed_generation, (long long)p->generation);
 		return false;
 	}

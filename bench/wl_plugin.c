@@ -149,12 +149,12 @@ static bool pl_converged(const struct wl_env *env, const struct obj *p,
 	(void)children;
 	(void)n;
 	if (p->observed_generation != p->generation) {
-		snprintf(why, len, "status.observedGeneration %lld != generation %lld",
+		wl_why(why, len, "status.observedGeneration %lld != generation %lld",
 			 (long long)p->observed_generation, (long long)p->generation);
 		return false;
 	}
 	if (!(p->conditions & OBJ_COND_READY)) {
-		snprintf(why, len, "not ready");
+		wl_why(why, len, "not ready");
 		return false;
 	}
 	return true;

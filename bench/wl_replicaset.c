@@ -57,17 +57,17 @@ static bool rs_converged(const struct wl_env *env, const struct obj *p,
 	(void)env;
 	(void)children;
 	if (p->observed_generation != p->generation) {
-		snprintf(why, len, "status.observedGeneration %lld != generation %lld",
+		wl_why(why, len, "status.observedGeneration %lld != generation %lld",
 			 (long long)p->observed_generation, (long long)p->generation);
 		return false;
 	}
 	if ((int64_t)n != p->spec[0]) {
-		snprintf(why, len, "%zu pods exist, spec.replicas is %lld", n,
+		wl_why(why, len, "%zu pods exist, spec.replicas is %lld", n,
 			 (long long)p->spec[0]);
 		return false;
 	}
 	if (p->status[0] != p->spec[0]) {
-		snprintf(why, len, "status.replicas %lld != spec.replicas %lld",
+		wl_why(why, len, "status.replicas %lld != spec.replicas %lld",
 			 (long long)p->status[0], (long long)p->spec[0]);
 		return false;
 	}

@@ -112,22 +112,22 @@ static bool ro_converged(const struct wl_env *env, const struct obj *p,
 			 const struct obj *const *children, size_t n, char *why, size_t len)
 {
 	if (p->observed_generation != p->generation) {
-		snprintf(why, len, "status.observedGeneration %lld != generation %lld",
+		wl_why(why, len, "status.observedGeneration %lld != generation %lld",
 			 (long long)p->observed_generation, (long long)p->generation);
 		return false;
 	}
 	if (n != env->sc->wl.dependants) {
-		snprintf(why, len, "%zu dependants exist, want %u", n, env->sc->wl.dependants);
+		wl_why(why, len, "%zu dependants exist, want %u", n, env->sc->wl.dependants);
 		return false;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (children[i]->spec[0] != p->spec[2]) {
-			snprintf(why, len, "dependant %s runs an old config hash", children[i]->name);
+			wl_why(why, len, "dependant %s runs an old config hash", children[i]->name);
 			return false;
 		}
 	}
 	if (p->status[0] != p->spec[2]) {
-		snprintf(why, len, "status.configHash is stale");
+		wl_why(why, len, "status.configHash is stale");
 		return false;
 	}
 	return true;

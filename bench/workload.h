@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "bench/client.h"
 #include "bench/controller.h"
@@ -54,6 +55,7 @@ struct workload {
 	void (*mutate)(struct wl_env *env, struct obj *o, uint64_t *rng);
 	void (*reconcile)(struct wl_env *env, unsigned worker, uint64_t key,
 			  struct ctrl_result *res);
+	/* why/len: where to say why not; len 0 (why NULL) when no reason is wanted. */
 	bool (*converged)(const struct wl_env *env, const struct obj *prim,
 			  const struct obj *const *children, size_t n, char *why, size_t len);
 };
@@ -62,6 +64,13 @@ const struct workload *workload_find(enum sc_workload w);
 
 /* The work every reconcile does before its own logic: reconcile.cpu of busy CPU and
  * reconcile.allocs allocations of reconcile.alloc_size bytes, touched and freed. */
+/* converged()'s reason: snprintf into why unless len is 0 (no reason wanted). */
+#define wl_why(why, len, ...) \
+	do { \
+		if (len) \
+			snprintf(why, len, __VA_ARGS__); \
+	} while (0)
+
 void wl_burn(const struct scenario *sc, uint64_t *rng);
 /* Spins for ns of wall time (the calibrated unit of simulated CPU work). */
 void wl_spin_ns(uint64_t ns);
