@@ -30,7 +30,8 @@
  *
  * Cost: get/create/update/delete O(1) expected (open-addressing tables by uid and by name;
  * owner -> children lists), list O(objects), watch delivery O(1) per event plus one wakeup
- * per batch of events a waiting watcher receives.
+ * per batch: an idle watcher is woken by the next change, a busy one (its last read
+ * returned events) when 64 events wait or after 50 us.
  */
 #ifndef RECONPERF_STORE_H
 #define RECONPERF_STORE_H
