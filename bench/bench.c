@@ -2,6 +2,7 @@
 #include "bench/bench.h"
 
 #include <ctype.h>
+#include <malloc.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench/faults.h"
 #include "bench/informer.h"
@@ -409,6 +411,23 @@ static void instance_totals(struct run *r, struct ctrl_stats *t)
 
 /* ---- the time-series sampler ---- */
 
+/* Memory of the whole process: malloc's live bytes (what a leak grows) and the resident
+ * set (which also holds what the allocator keeps cached after frees). */
+static void sample_memory(struct bench_point *p)
+{
+	struct mallinfo2 mi = mallinfo2();
+	unsigned long pages = 0, resident = 0;
+	FILE *fp = fopen("/proc/self/statm", "re");
+
+	p->heap_bytes = (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
+	p->rss_bytes = 0;
+	if (fp) {
+		if (fscanf(fp, "%lu %lu", &pages, &resident) == 2)
+			p->rss_bytes = (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+		fclose(fp);
+	}
+}
+
 static void *sampler_main(void *arg)
 {
 	struct run *r = arg;
@@ -423,6 +442,7 @@ static void *sampler_main(void *arg)
 		uint64_t t;
 
 		nanosleep(&ts, NULL);
+		sample_memory(&p);
 		pthread_mutex_lock(&r->imu);
 		instance_totals(r, &st);
 		t = now_ns();

@@ -153,6 +153,8 @@ static bool timeseries_json(cJSON *o, const struct bench_run *r)
 		ok = ok && add_num(po, "reconciles_per_second", p->reconciles_per_s);
 		ok = ok && add_num(po, "depth", (double)p->depth);
 		ok = ok && add_num(po, "unconverged", (double)p->unconverged);
+		ok = ok && add_num(po, "heap_bytes", (double)p->heap_bytes);
+		ok = ok && add_num(po, "rss_bytes", (double)p->rss_bytes);
 	}
 	return ok;
 }

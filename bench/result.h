@@ -42,6 +42,8 @@ struct bench_point {		/* one time-series sample */
 	double reconciles_per_s;
 	uint64_t depth;		/* workqueue_depth */
 	uint64_t unconverged;	/* objects not converged at t */
+	uint64_t heap_bytes;	/* malloc's bytes in use (glibc mallinfo2), 0 if unknown */
+	uint64_t rss_bytes;	/* the process's resident set, 0 if unknown */
 };
 
 struct bench_run {

@@ -70,6 +70,25 @@ Test(bench, backup_scan_and_index_both_converge, .timeout = 120)
 	cJSON_Delete(j);
 }
 
+Test(bench, timeseries_samples_the_live_heap_and_resident_set, .timeout = 120)
+{
+	int st;
+	cJSON *j = bench_json(&st, "--set workload=noop --objects 20000 --set sample_interval=100ms");
+	const cJSON *ts = json_at(scenario0(j), "timeseries");
+	int n = cJSON_GetArraySize(ts);
+	char path[64];
+
+	cr_assert_eq(st, 0);
+	cr_assert_geq(n, 3, "%d points in 1 s at 100 ms", n);
+	snprintf(path, sizeof(path), "%d.heap_bytes", n - 1);
+	/* 20,000 objects live in the store and the cache: well over 100 bytes each */
+	cr_assert_gt(json_num(ts, path), 20000 * 100.0);
+	cr_assert_lt(json_num(ts, path), 1e9);
+	snprintf(path, sizeof(path), "%d.rss_bytes", n - 1);
+	cr_assert_gt(json_num(ts, path), 20000 * 100.0);
+	cJSON_Delete(j);
+}
+
 Test(bench, rollout_reaches_every_dependant, .timeout = 120)
 {
 	int st;
