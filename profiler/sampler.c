@@ -15,6 +15,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <linux/perf_event.h>
 #include <pthread.h>
 #include <signal.h>
@@ -28,7 +29,14 @@
 
 #define TLS __thread __attribute__((tls_model("initial-exec")))
 #define FD_TABLE 65536
-#define DRAIN_NS 10000000	/* the collector wakes every 10 ms */
+/*
+ * The collector sleeps until a handler finds its ring half full (a futex wake, one syscall
+ * every SAMPLER_RING_SLOTS / 2 samples of that thread) or DRAIN_NS passes. A wake-up costs
+ * ~25 us of CPU on this VM: a fixed 10 ms poll cost more than the sampling itself at 100 Hz
+ * (and far more, relatively, in a mostly idle process).
+ */
+#define DRAIN_NS 1000000000ll
+#define WAKE_AT (SAMPLER_RING_SLOTS / 2)
 
 struct slot {
 	uint32_t n, nlabels;
@@ -58,6 +66,7 @@ static struct {
 	pthread_mutex_t lock;	/* registration and draining */
 	pthread_t collector;
 	atomic_bool collector_stop;
+	_Atomic uint32_t wake;	/* futex word: bumped to wake the collector */
 	struct pprof_builder *builder;
 	struct timespec t0;
 	int64_t duration_ns;
@@ -78,6 +87,12 @@ static pid_t gettid_cached(void)
 	if (!my_tid)
 		my_tid = (pid_t)syscall(SYS_gettid);
 	return my_tid;
+}
+
+static void collector_wake(void)
+{
+	atomic_fetch_add_explicit(&S.wake, 1, memory_order_release);
+	syscall(SYS_futex, &S.wake, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 /* ---- the signal handler (async-signal-safe) ---- */
@@ -123,6 +138,9 @@ static void on_sample(int sig, siginfo_t *si, void *uc)
 		}
 	}
 	atomic_store_explicit(&t->head, head + 1, memory_order_release);
+	/* the ring just reached half full (it fills one slot at a time): wake the collector */
+	if (head + 1 - tail == WAKE_AT)
+		collector_wake();
 out:
 	errno = saved;
 }
@@ -331,7 +349,7 @@ static void drain_locked(void)
 
 static void *collector_main(void *arg)
 {
-	struct timespec ts = { 0, DRAIN_NS };
+	struct timespec ts = { DRAIN_NS / 1000000000, DRAIN_NS % 1000000000 };
 	sigset_t all;
 
 	(void)arg;
@@ -339,7 +357,11 @@ static void *collector_main(void *arg)
 	sigaddset(&all, S.signo);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	while (!atomic_load(&S.collector_stop)) {
-		nanosleep(&ts, NULL);
+		uint32_t seen = atomic_load_explicit(&S.wake, memory_order_acquire);
+
+		/* a wake between the load and the wait changes the word: the wait returns */
+		if (!atomic_load(&S.collector_stop))
+			syscall(SYS_futex, &S.wake, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
 		pthread_mutex_lock(&S.lock);
 		drain_locked();
 		pthread_mutex_unlock(&S.lock);
@@ -486,6 +508,7 @@ int sampler_stop(struct pprof_builder **out)
 	atomic_store(&S.running, false);
 	if (S.collector) {
 		atomic_store(&S.collector_stop, true);
+		collector_wake();
 		pthread_join(S.collector, NULL);
 		S.collector = 0;
 	}

@@ -2,7 +2,8 @@
  * sampler — the sampling CPU profiler's engine: one CPU-time clock per thread that sends a
  * signal to that thread every 1/hz seconds of its CPU time; the handler unwinds the
  * interrupted stack (profiler/unwind.h) into the thread's preallocated ring; a collector
- * thread drains the rings every 10 ms into a pprof builder.
+ * thread drains the rings into a pprof builder when a handler finds its ring half full
+ * (a futex wake) and at least once a second.
  *
  * Engines, tried in order:
  *   "perf-task-clock"  perf_event_open(PERF_COUNT_SW_TASK_CLOCK) per thread, hrtimer-driven
