@@ -429,7 +429,10 @@ int sampler_start(const struct sampler_opts *o)
 		return -EINVAL;
 	S.signo = o && o->signo ? o->signo : SIGRTMIN + 3;
 	S.period_ns = 1000000000ull / (uint64_t)S.hz;
-	S.engine = o && o->engine ? o->engine : SAMPLER_ENGINE_PERF;
+	/* auto: the tick-driven timers where their rate suffices (no extra interrupts, no cost
+	 * per context switch), perf events above */
+	S.engine = o && o->engine ? o->engine :
+		   S.hz <= SAMPLER_TIMER_MAX_HZ ? SAMPLER_ENGINE_TIMER : SAMPLER_ENGINE_PERF;
 	S.samples = S.thread_errors = 0;
 	if (!S.key_made && pthread_key_create(&S.key, thread_gone) == 0)
 		S.key_made = true;

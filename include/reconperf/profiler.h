@@ -28,7 +28,8 @@ extern "C" {
 
 struct rp_profiler_opts {
 	int hz;			/* samples per CPU-second per thread, 1..10000; 0 = 100 */
-	const char *engine;	/* NULL/"auto", "perf" (perf_event task-clock), "timer" */
+	const char *engine;	/* NULL/"auto" (timer up to 100 Hz, perf above), "perf"
+				 * (perf_event task-clock), "timer" (POSIX CPU timers) */
 };
 
 struct rp_profiler_stats {

@@ -5,7 +5,8 @@
  * Environment (set by `reconperf record`):
  *   RECONPERF_CPUPROFILE=PATH   start the CPU sampler at load, write PATH at exit
  *   RECONPERF_HZ=N              sampling rate (default 100)
- *   RECONPERF_ENGINE=perf|timer force an engine (default: perf, falling back to timers)
+ *   RECONPERF_ENGINE=perf|timer force an engine (default: timers up to 100 Hz, perf events
+ *                               above, falling back to timers)
  *   RECONPERF_ROOT_PID          set by the first process; a descendant (a child that
  *                               inherited the environment) writes PATH.PID instead of PATH
  *   RECONPERF_MEMPROFILE=PATH   the allocation profiler's hook (preload_mem_start below)
