@@ -297,8 +297,8 @@ void oracle_perturb_obj(struct oracle *o, uint64_t uid, int tag, oracle_resolved
 	if (e && !e->primary && e->obj.owner_uid)
 		e = u64map_get(&o->objs, e->obj.owner_uid);
 	if (!e || !e->primary) {
-		pthread_mutex_unlock(&o->mu);
 		fn(arg, tag, 0);	/* nothing of the workload's: nothing to converge */
+		pthread_mutex_unlock(&o->mu);	/* fn runs under the lock, as oracle.h says */
 		free(op);
 		return;
 	}
