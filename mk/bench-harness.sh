@@ -76,14 +76,14 @@ end to end; compare the medians below with them.
 | harness ns per reconcile, end to end | same | $(fmt "$e_harn") ns |
 | process CPU per reconcile, end to end (churn writer, store, informer, oracle, workers) | same | $(fmt "$e_cpu") ns |
 | reconciles that ended in an error (status write conflicts: the cache lagged the churn) | same | $(fmt "$e_err") |
+| memory per object, 100,000 objects (store objects and watch history) | \`reconperf bench --set workload=noop --objects 100000 --duration 0\` | $(fmt "$b100k") B |
+| 1,000,000 objects: converged, wall seconds of the whole command, peak RSS | \`reconperf bench --set workload=noop --objects 1000000 --duration 0 --deadline 10m\` | $c1m, ${sec1m}s, ${rss1m} MiB ($(fmt "$b1m") B/object in the store) |
 
 Every run, slowest to fastest: queue-fed $q_runs; end to end $e_runs (reconciles/s).
 In queue mode the producer waits while nearly every key is already queued instead of
 spinning on Adds that would collapse (docs/bench.md); end to end, the churn writer is
 open-loop at 300,000 updates/s and watchers are woken once per batch of events
 (docs/store.md).
-| memory per object, 100,000 objects (store objects and watch history) | \`reconperf bench --set workload=noop --objects 100000 --duration 0\` | $(fmt "$b100k") B |
-| 1,000,000 objects: converged, wall seconds of the whole command, peak RSS | \`reconperf bench --set workload=noop --objects 1000000 --duration 0 --deadline 10m\` | $c1m, ${sec1m}s, ${rss1m} MiB ($(fmt "$b1m") B/object in the store) |
 
 The backup operator, listing a policy's backups by scanning every Backup (\`params.list: scan\`)
 or through a label index (\`index\`): reconcile p50 grows with the number of objects when
