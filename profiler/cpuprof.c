@@ -76,6 +76,11 @@ void prof_label_set(const char *key, const char *val)
 	sampler_label_set(key, val);
 }
 
+const char *volatile *prof_label_cell(const char *key)
+{
+	return sampler_label_cell(key);
+}
+
 /* ---- gperftools ---- */
 
 static struct {

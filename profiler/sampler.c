@@ -164,6 +164,25 @@ void sampler_label_set(const char *key, const char *val)
 	}
 }
 
+const char *volatile *sampler_label_cell(const char *key)
+{
+	for (int i = 0; i < SAMPLER_MAX_LABELS; i++) {
+		const char *k = tls_labels[i][0];
+
+		if (k == key || (k && !strcmp(k, key)))
+			return &tls_labels[i][1];
+	}
+	for (int i = 0; i < SAMPLER_MAX_LABELS; i++) {
+		if (!tls_labels[i][0]) {
+			/* value first: the handler reads only pairs with both set */
+			tls_labels[i][1] = NULL;
+			tls_labels[i][0] = key;
+			return &tls_labels[i][1];
+		}
+	}
+	return NULL;
+}
+
 int sampler_labels_get(const char *out[][2], int max)
 {
 	int n = 0;

@@ -84,6 +84,9 @@ void sampler_stats(struct sampler_stats *st);
 /* Sets (val != NULL) or clears a label of the calling thread. key and val must outlive
  * the profile (string literals or interned strings). Async-signal-safe. */
 void sampler_label_set(const char *key, const char *val);
+/* The calling thread's value cell for key, created empty if missing; NULL when all
+ * SAMPLER_MAX_LABELS slots hold other keys. A store into it sets the label. */
+const char *volatile *sampler_label_cell(const char *key);
 /* Copies the calling thread's labels (key, value) into out, at most max; returns how many.
  * Used by the heap profiler to label its samples as the CPU samples are. */
 int sampler_labels_get(const char *out[][2], int max);

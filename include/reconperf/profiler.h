@@ -55,6 +55,15 @@ void rp_profiler_stats(struct rp_profiler_stats *st);
 void prof_label_set(const char *key, const char *val);
 
 /*
+ * The calling thread's value cell for label key (created, empty, when the thread has no
+ * such key yet; NULL when its 4 keys are taken). Storing a value pointer into the cell is
+ * prof_label_set(key, val) in a single store, for labels that change on a hot path (the
+ * bench's phase, twice per reconcile): look the cell up once per thread, keep it in a
+ * thread-local, then `*cell = "reconcile";`. Valid for the life of the thread.
+ */
+const char *volatile *prof_label_cell(const char *key);
+
+/*
  * gperftools bridge: the same profile through gperftools' CPU profiler (libprofiler),
  * loaded with dlopen so reconperf runs without it. prof_gperftools_start() sets
  * CPUPROFILE_FREQUENCY=hz and calls ProfilerStart(legacy_path); prof_gperftools_stop()
