@@ -154,16 +154,22 @@ static const struct sc_key *sc_find(const char *key)
 }
 
 /* Levenshtein distance, for "did you mean" (keys are short). */
-static size_t edit_distance(const char *a, const char *b)
+/*
+ * Levenshtein distance of a and b when it is at most max, else max + 1. A suggestion only
+ * needs small distances, and the bound keeps a long unknown key from costing a full table
+ * against every known one.
+ */
+static size_t edit_distance(const char *a, const char *b, size_t max)
 {
 	size_t la = strlen(a), lb = strlen(b), prev[64], cur[64];
 
-	if (la >= 63 || lb >= 63)
-		return 99;
+	if (la >= 63 || lb >= 63 || (la > lb ? la - lb : lb - la) > max)
+		return max + 1;
 	for (size_t j = 0; j <= lb; j++)
 		prev[j] = j;
 	for (size_t i = 1; i <= la; i++) {
-		cur[0] = i;
+		size_t rowmin = cur[0] = i;
+
 		for (size_t j = 1; j <= lb; j++) {
 			size_t d = prev[j - 1] + (a[i - 1] != b[j - 1]);
 			if (prev[j] + 1 < d)
@@ -171,24 +177,30 @@ static size_t edit_distance(const char *a, const char *b)
 			if (cur[j - 1] + 1 < d)
 				d = cur[j - 1] + 1;
 			cur[j] = d;
+			if (d < rowmin)
+				rowmin = d;
 		}
+		if (rowmin > max)	/* rows never decrease below their minimum */
+			return max + 1;
 		memcpy(prev, cur, (lb + 1) * sizeof(size_t));
 	}
-	return prev[lb];
+	return prev[lb] <= max ? prev[lb] : max + 1;
 }
 
 static void unknown_key(const char *key, char *err, size_t errlen)
 {
 	const char *best = NULL;
-	size_t bestd = 99, n = strlen(key);
+	size_t n = strlen(key), bestd = n > 6 ? 3 : 2; /* suggest within 2 (long) or 1 edit */
 	static const char *const extra[] = { "queue", "reconcile", "params", "churn", "faults" };
 
 	for (size_t i = 0; i < SC_NKEYS + 5; i++) {
 		const char *k = i < SC_NKEYS ? sc_keys[i].key : extra[i - SC_NKEYS];
-		size_t d = edit_distance(key, k);
+		size_t d = edit_distance(key, k, bestd - 1);
 		if (d < bestd) {
 			bestd = d;
 			best = k;
+			if (!d)
+				break;
 		}
 	}
 	if (best && bestd == 0 && strcmp(best, "faults"))

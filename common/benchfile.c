@@ -3,8 +3,10 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,8 @@ void bf_set_fini(struct bf_set *s)
 		free(s->groups[i]);
 	free(s->m);
 	free(s->groups);
+	free(s->mix.slot);
+	free(s->gix.slot);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -44,20 +48,89 @@ const char *bf_kind_name(unsigned kind)
 	}
 }
 
+/* ---- the name indexes: a file with thousands of benchmarks must not cost n^2 ---- */
+
+typedef const char *(*name_fn)(const struct bf_set *s, size_t i);
+
+static const char *metric_name(const struct bf_set *s, size_t i)
+{
+	return s->m[i].name;
+}
+
+static const char *group_name(const struct bf_set *s, size_t i)
+{
+	return s->groups[i];
+}
+
+static size_t hash_str(const char *k)
+{
+	uint64_t h = 0xcbf29ce484222325ull;	/* FNV-1a */
+
+	for (; *k; k++)
+		h = (h ^ (unsigned char)*k) * 0x100000001b3ull;
+	return (size_t)(h ^ (h >> 32));
+}
+
+/* The position named key, or SIZE_MAX; *at is the slot where it is or would go. */
+static size_t ix_find(const struct bf_set *s, const struct bf_index *ix, name_fn name,
+		      const char *key, size_t *at)
+{
+	size_t mask = ix->nslots - 1, i;
+
+	*at = 0;
+	if (!ix->nslots)
+		return SIZE_MAX;
+	for (i = hash_str(key) & mask;; i = (i + 1) & mask) {
+		if (!ix->slot[i]) {
+			*at = i;
+			return SIZE_MAX;
+		}
+		if (!strcmp(name(s, ix->slot[i] - 1), key)) {
+			*at = i;
+			return ix->slot[i] - 1;
+		}
+	}
+}
+
+/* Indexes position pos, the last of the n named entries (positions 0..n-1). */
+static int ix_add(const struct bf_set *s, struct bf_index *ix, name_fn name, size_t pos,
+		  size_t n)
+{
+	size_t at;
+
+	if (n > UINT_MAX - 1)
+		return -ENOMEM;
+	if (2 * n > ix->nslots) {
+		size_t ns = ix->nslots ? 2 * ix->nslots : 64;
+		unsigned *sl = calloc(ns, sizeof(*sl));
+
+		if (!sl)
+			return -ENOMEM;
+		free(ix->slot);
+		ix->slot = sl;
+		ix->nslots = ns;
+		for (size_t i = 0; i + 1 < n; i++) {
+			ix_find(s, ix, name, name(s, i), &at);
+			ix->slot[at] = (unsigned)i + 1;
+		}
+	}
+	ix_find(s, ix, name, name(s, pos), &at);
+	ix->slot[at] = (unsigned)pos + 1;
+	return 0;
+}
+
 struct bf_metric *bf_find(const struct bf_set *s, const char *name)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (!strcmp(s->m[i].name, name))
-			return &s->m[i];
-	return NULL;
+	size_t at, i = ix_find(s, &s->mix, metric_name, name, &at);
+
+	return i == SIZE_MAX ? NULL : &s->m[i];
 }
 
 bool bf_has_group(const struct bf_set *s, const char *group)
 {
-	for (size_t i = 0; i < s->ngroups; i++)
-		if (!strcmp(s->groups[i], group))
-			return true;
-	return false;
+	size_t at;
+
+	return ix_find(s, &s->gix, group_name, group, &at) != SIZE_MAX;
 }
 
 static int add_group(struct bf_set *s, const char *group)
@@ -76,6 +149,10 @@ static int add_group(struct bf_set *s, const char *group)
 	s->groups[s->ngroups] = strdup(group);
 	if (!s->groups[s->ngroups])
 		return -ENOMEM;
+	if (ix_add(s, &s->gix, group_name, s->ngroups, s->ngroups + 1)) {
+		free(s->groups[s->ngroups]);
+		return -ENOMEM;
+	}
 	s->ngroups++;
 	return 0;
 }
@@ -100,7 +177,8 @@ static struct bf_metric *new_metric(struct bf_set *s, const char *name, const ch
 	m->group = strdup(group);
 	m->unit = strdup(unit);
 	m->dir = dir;
-	if (!m->name || !m->group || !m->unit) {
+	if (!m->name || !m->group || !m->unit ||
+	    ix_add(s, &s->mix, metric_name, s->n, s->n + 1)) {
 		free(m->name);
 		free(m->group);
 		free(m->unit);
@@ -656,23 +734,21 @@ static int go_line(struct ctx *c, char *line, size_t lineno)
 	return 0;
 }
 
-static int load_gobench(struct ctx *c, const char *buf, size_t len)
+/* buf is the terminated copy; lines are cut in place. */
+static int load_gobench(struct ctx *c, char *buf, size_t len)
 {
 	size_t lineno = 0;
 	int rc = 0;
 
 	for (size_t off = 0; off < len && !rc;) {
-		const char *nl = memchr(buf + off, '\n', len - off);
-		size_t l = nl ? (size_t)(nl - (buf + off)) : len - off;
-		char *line = strndup(buf + off, l);
+		char *line = buf + off, *nl = memchr(line, '\n', len - off);
+		size_t l = nl ? (size_t)(nl - line) : len - off;
 
+		line[l] = '\0';
 		lineno++;
 		off += l + 1;
-		if (!line)
-			return fail(c, ": out of memory");
 		if (is_bench_line(line))
 			rc = go_line(c, line, lineno);
-		free(line);
 	}
 	if (!rc)
 		c->s->kinds |= BF_KIND_GOBENCH;

@@ -41,11 +41,18 @@ struct bf_metric {
 	size_t n, cap;
 };
 
+/* Private: an open-addressing index by name (slot = position + 1, 0 = empty). */
+struct bf_index {
+	unsigned *slot;
+	size_t nslots;		/* a power of two, at least twice the entries; 0 = none yet */
+};
+
 struct bf_set {
 	struct bf_metric *m;	/* in the order first seen */
 	size_t n, cap;
 	char **groups;		/* scenarios / benchmark names, in the order first seen */
 	size_t ngroups, gcap;
+	struct bf_index mix, gix;	/* m[] and groups[] by name, so lookups stay O(1) */
 	unsigned kinds;		/* bitmask of enum bf_kind loaded */
 	size_t nfiles;
 };

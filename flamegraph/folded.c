@@ -188,7 +188,7 @@ static int add_line(struct reader *r, const char *s, size_t len, uint64_t n, con
 }
 
 /* Splits "STACK COUNT" and stages it. Returns 0, -EINVAL with *why set, or -ENOMEM. */
-static int parse_line(struct reader *r, char *s, size_t len, struct fg_folded_stats *st,
+static int parse_line(struct reader *r, const char *s, size_t len, struct fg_folded_stats *st,
 		      const char **why)
 {
 	size_t sp;
@@ -233,19 +233,65 @@ static int parse_line(struct reader *r, char *s, size_t len, struct fg_folded_st
 	return add_line(r, s, len, n, why);
 }
 
+/*
+ * Parses the lines of buf[*pos..have): every complete one, and the last unterminated one too
+ * when eof. *pos ends at the first byte not consumed.
+ */
+static int parse_lines(struct reader *r, const char *buf, size_t have, int eof, size_t *pos,
+		       struct fg_folded_stats *st, const char **why)
+{
+	for (;;) {
+		const char *nl = memchr(buf + *pos, '\n', have - *pos);
+		size_t end = nl ? (size_t)(nl - buf) : have;
+		int ret;
+
+		if (!nl && (!eof || *pos == have))
+			return 0;
+		st->lines++;
+		ret = parse_line(r, buf + *pos, end - *pos, st, why);
+		if (ret)
+			return ret;
+		*pos = nl ? end + 1 : have;
+	}
+}
+
+/* Flushes the batch, reports ret in err, frees the reader. */
+static int finish(struct reader *r, int ret, const char *name, const struct fg_folded_stats *st,
+		  const char *why, struct fg_folded_stats *stats, char *err, size_t errlen)
+{
+	if (!ret)
+		ret = flush(r);
+	if (!ret && stats)
+		*stats = *st;
+	if (ret == -EINVAL)
+		seterr(err, errlen, "%s:%llu: %s", name, (unsigned long long)st->lines, why);
+	else if (ret == -ENOMEM)
+		seterr(err, errlen, "%s: out of memory", name);
+	else if (ret == -E2BIG)
+		seterr(err, errlen, "%s:%llu: too many distinct frames", name,
+		       (unsigned long long)st->lines);
+	free(r->text);
+	free(r->end);
+	free(r->pname);
+	free(r->pnode);
+	free(r->names);
+	free(r->nodes);
+	return ret;
+}
+
 int fg_folded_read(struct fg_tree *t, FILE *fp, const char *name, int slot,
 		   struct fg_folded_stats *stats, char *err, size_t errlen)
 {
 	struct fg_folded_stats st = { 0 };
 	struct reader r = { .t = t, .slot = slot };
-	size_t cap = 1 << 20, have = 0, n;
+	size_t cap = 1 << 16, have = 0, n;
 	char *buf = malloc(cap);
 	const char *why = NULL;
 	int ret = 0, eof = 0;
 
 	if (!buf)
 		return -ENOMEM;
-	while (!eof) {
+	while (!eof && !ret) {
 		size_t pos = 0;
 
 		if (have == cap) {	/* one line longer than the buffer */
@@ -253,7 +299,7 @@ int fg_folded_read(struct fg_tree *t, FILE *fp, const char *name, int slot,
 
 			if (!nb) {
 				ret = -ENOMEM;
-				goto out;
+				break;
 			}
 			buf = nb;
 			cap *= 2;
@@ -263,50 +309,29 @@ int fg_folded_read(struct fg_tree *t, FILE *fp, const char *name, int slot,
 			if (ferror(fp)) {
 				seterr(err, errlen, "%s: read error", name);
 				ret = -EIO;
-				goto out;
+				break;
 			}
 			eof = 1;
 		}
 		have += n;
-		for (;;) {
-			char *nl = memchr(buf + pos, '\n', have - pos);
-			size_t end = nl ? (size_t)(nl - buf) : have;
-
-			if (!nl && !eof)
-				break;
-			if (!nl && pos == have)
-				break;
-			st.lines++;
-			ret = parse_line(&r, buf + pos, end - pos, &st, &why);
-			if (ret == -EINVAL) {
-				seterr(err, errlen, "%s:%llu: %s", name, (unsigned long long)st.lines,
-				       why);
-				goto out;
-			}
-			if (ret)
-				goto out;
-			pos = nl ? end + 1 : have;
-		}
+		ret = parse_lines(&r, buf, have, eof, &pos, &st, &why);
 		memmove(buf, buf + pos, have - pos);
 		have -= pos;
 	}
-	ret = flush(&r);
-	if (!ret && stats)
-		*stats = st;
-out:
-	if (ret == -ENOMEM)
-		seterr(err, errlen, "%s: out of memory", name);
-	else if (ret == -E2BIG)
-		seterr(err, errlen, "%s:%llu: too many distinct frames", name,
-		       (unsigned long long)st.lines);
 	free(buf);
-	free(r.text);
-	free(r.end);
-	free(r.pname);
-	free(r.pnode);
-	free(r.names);
-	free(r.nodes);
-	return ret;
+	return finish(&r, ret, name, &st, why, stats, err, errlen);
+}
+
+int fg_folded_read_mem(struct fg_tree *t, const char *buf, size_t len, const char *name,
+		       int slot, struct fg_folded_stats *stats, char *err, size_t errlen)
+{
+	struct fg_folded_stats st = { 0 };
+	struct reader r = { .t = t, .slot = slot };
+	const char *why = NULL;
+	size_t pos = 0;
+	int ret = parse_lines(&r, buf, len, 1, &pos, &st, &why);
+
+	return finish(&r, ret, name, &st, why, stats, err, errlen);
 }
 
 int fg_folded_write(const struct fg_tree *t, int slot, FILE *fp)

@@ -15,6 +15,7 @@
 #ifndef RECONPERF_FOLDED_H
 #define RECONPERF_FOLDED_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -33,6 +34,9 @@ struct fg_folded_stats {
  */
 int fg_folded_read(struct fg_tree *t, FILE *fp, const char *name, int slot,
 		   struct fg_folded_stats *stats, char *err, size_t errlen);
+/* Same, from the len bytes at buf (need not be NUL-terminated). */
+int fg_folded_read_mem(struct fg_tree *t, const char *buf, size_t len, const char *name,
+		       int slot, struct fg_folded_stats *stats, char *err, size_t errlen);
 
 /* Writes the stacks of slot of a finished tree. 0, -EIO on a write error, -ENOMEM. */
 int fg_folded_write(const struct fg_tree *t, int slot, FILE *fp);

@@ -406,6 +406,7 @@ long fg_tree_children_sorted(const struct fg_tree *t, uint32_t node, int slot, u
 		}
 		(*out)[n++] = c;
 	}
-	qsort_r(*out, n, sizeof(**out), cmp_name, (void *)t);
+	if (n > 1)	/* *out may still be NULL when there is nothing to sort */
+		qsort_r(*out, n, sizeof(**out), cmp_name, (void *)t);
 	return (long)n;
 }

@@ -3,7 +3,7 @@
 COMPAREPOWER := $(B)/tests/comparepower
 EXTRA_BINS += $(COMPAREPOWER)
 
-$(COMPAREPOWER): tests/fixtures/comparepower.c tests/rng.h $(LIB)
+$(COMPAREPOWER): tests/fixtures/comparepower.c tests/rng.h $(B)/libreconperf.a
 	$(call msg,LD,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)

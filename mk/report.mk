@@ -2,7 +2,7 @@
 HISTBENCH := $(B)/tests/histbench
 EXTRA_BINS += $(HISTBENCH)
 
-$(HISTBENCH): tests/fixtures/histbench.c $(LIB)
+$(HISTBENCH): tests/fixtures/histbench.c $(B)/libreconperf.a
 	$(call msg,LD,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)

@@ -2,6 +2,6 @@
 PERF_STORE := $(B)/tests/perf_store
 TEST_BINS_EXTRA += $(PERF_STORE)
 
-$(PERF_STORE): $(B)/tests/perf_store.o $(LIB)
+$(PERF_STORE): $(B)/tests/perf_store.o $(B)/libreconperf.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)

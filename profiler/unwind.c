@@ -250,7 +250,7 @@ void unwind_get_stats(struct unwind_stats *st)
 /* ---- the walks (async-signal-safe from here on) ---- */
 
 /* The walks read raw stack words (other frames, red zones): not for the sanitizers to see. */
-#define RAW_STACK __attribute__((no_sanitize_address, no_sanitize_undefined))
+#define RAW_STACK __attribute__((no_sanitize("address", "undefined")))
 
 static void bounds(uint64_t sp, uint64_t *lo, uint64_t *hi)
 {

@@ -230,6 +230,40 @@ Test(benchfile, go_benchmark_lines_group_by_name_and_unit)
 	bf_set_fini(&s);
 }
 
+/* Thousands of benchmarks: names are found through an index that grows as the set does;
+ * every repetition must still land on its own metric, in first-seen order. */
+Test(benchfile, thousands_of_benchmarks_each_pool_their_own_repetitions)
+{
+	size_t nb = 5000, cap = nb * 3 * 64, len = 0;
+	char *text = malloc(cap), err[256] = "", name[64];
+	struct bf_set s;
+	struct bf_metric *m;
+
+	for (int rep = 0; rep < 3; rep++)
+		for (size_t i = 0; i < nb; i++)
+			len += (size_t)snprintf(text + len, cap - len,
+						"BenchmarkB%zu-2 10 %zu ns/op %d B/op\n", i,
+						i * 10 + (size_t)rep, rep);
+	bf_set_init(&s);
+	cr_assert_eq(bf_load_buf(&s, "many.txt", text, len, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(s.n, 2 * nb);
+	cr_assert_eq(s.ngroups, nb);
+	for (size_t i = 0; i < nb; i += 499) {
+		snprintf(name, sizeof(name), "BenchmarkB%zu-2:ns/op", i);
+		m = must(&s, name, 3);
+		cr_assert_eq(m, &s.m[2 * i]);
+		for (int rep = 0; rep < 3; rep++)
+			cr_assert_float_eq(m->v[rep], (double)(i * 10 + (size_t)rep), 0);
+		*strchr(name, ':') = '\0';
+		cr_assert_str_eq(s.groups[i], name);
+		cr_assert(bf_has_group(&s, s.groups[i]));
+	}
+	cr_assert_null(bf_find(&s, "BenchmarkB5000-2:ns/op"));
+	cr_assert_not(bf_has_group(&s, "BenchmarkB5000-2"));
+	bf_set_fini(&s);
+	free(text);
+}
+
 Test(benchfile, several_files_of_one_side_pool_their_samples)
 {
 	struct bf_set s;

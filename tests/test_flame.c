@@ -395,6 +395,90 @@ Test(folded, long_lines_and_crlf_and_missing_final_newline_are_read)
 	free(text);
 }
 
+static char *folded_of(const char *text, size_t len, int mem, int *rc, char *err, size_t errlen)
+{
+	struct fg_tree *t = fg_tree_new();
+	char *out = NULL;
+	size_t n;
+	FILE *fp, *o;
+
+	if (mem) {
+		*rc = fg_folded_read_mem(t, text, len, "mem", 0, NULL, err, errlen);
+	} else {
+		fp = fmemopen((void *)text, len, "r");
+		*rc = fg_folded_read(t, fp, "mem", 0, NULL, err, errlen);
+		fclose(fp);
+	}
+	if (!*rc) {
+		fg_tree_finish(t);
+		o = open_memstream(&out, &n);
+		fg_folded_write(t, 0, o);
+		fclose(o);
+	}
+	fg_tree_free(t);
+	return out;
+}
+
+/* Found by fuzz_folded: an empty input gave a tree with no children, and sorting them passed
+ * a NULL array to qsort (undefined behaviour, reported by UBSan). */
+Test(folded, an_empty_input_reads_to_a_tree_that_writes_nothing)
+{
+	struct fg_tree *t = fg_tree_new();
+	struct fg_folded_stats st;
+	uint32_t *kids = NULL;
+	size_t cap = 0, n = 0;
+	char err[256], *out = NULL;
+	FILE *o;
+
+	cr_assert_eq(fg_folded_read_mem(t, "", 0, "mem", 0, &st, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(st.lines, 0);
+	cr_assert_eq(st.stacks, 0);
+	fg_tree_finish(t);
+	cr_assert_eq(fg_tree_children_sorted(t, FG_ROOT, 0, &kids, &cap), 0);
+	cr_assert_null(kids);
+	o = open_memstream(&out, &n);
+	cr_assert_eq(fg_folded_write(t, 0, o), 0);
+	fclose(o);
+	cr_assert_eq(n, 0);
+	free(out);
+	fg_tree_free(t);
+}
+
+/* The stream reader reads in 64 KiB chunks: lines across chunk ends, and a line longer than a
+ * chunk, must come out as the memory reader (one buffer) reads them; so must errors. */
+Test(folded, the_memory_reader_and_the_stream_reader_agree_across_chunk_ends)
+{
+	size_t cap = 400000, len = 0;
+	char *text = malloc(cap), err1[256], err2[256], *a, *b;
+	int rc1, rc2;
+
+	for (int i = 0; len < 150000; i++)
+		len += (size_t)sprintf(text + len, "main;f%d;g%d %d\n", i, i % 13, i % 5 + 1);
+	for (int i = 0; i < 9000; i++)	/* one line of ~80 KiB */
+		len += (size_t)sprintf(text + len, "%sdeep%d", i ? ";" : "", i);
+	len += (size_t)sprintf(text + len, " 3\nmain;tail 2");
+	a = folded_of(text, len, 1, &rc1, err1, sizeof(err1));
+	b = folded_of(text, len, 0, &rc2, err2, sizeof(err2));
+	cr_assert_eq(rc1, 0, "%s", err1);
+	cr_assert_eq(rc2, 0, "%s", err2);
+	cr_assert_gt(strlen(a), 150000);
+	cr_assert(strstr(a, "\nmain;tail 2\n"));
+	cr_assert_str_eq(a, b);
+	free(a);
+	free(b);
+
+	len += (size_t)sprintf(text + len, "\nmain;bad x\n");
+	a = folded_of(text, len, 1, &rc1, err1, sizeof(err1));
+	b = folded_of(text, len, 0, &rc2, err2, sizeof(err2));
+	cr_assert_eq(rc1, -EINVAL);
+	cr_assert_eq(rc2, -EINVAL);
+	cr_assert_null(a);
+	cr_assert_null(b);
+	cr_assert(strstr(err1, "mem:") && strstr(err1, "not a whole number"), "%s", err1);
+	cr_assert_str_eq(err1, err2);
+	free(text);
+}
+
 Test(stacktree, totals_are_inclusive_and_self_is_what_children_leave)
 {
 	struct fg_tree *t = fg_tree_new();

@@ -283,6 +283,19 @@ Test(scenario, set_names_unknown_keys_and_suggests)
 	cr_assert_str_eq(err, "unknown key 'queue.burts' (did you mean 'queue.burst'?)");
 	cr_assert_eq(scenario_set(&sc, "reconcile", "5", err, sizeof(err)), -EINVAL);
 	cr_assert_str_eq(err, "'reconcile' is a section: set 'reconcile.<key>'");
+	/* Two edits away from a long key still gets a suggestion; a short key only one. */
+	cr_assert_eq(scenario_set(&sc, "reconcile.requeue_aftr_rat", "1", err, sizeof(err)),
+		     -EINVAL);
+	cr_assert_str_eq(err, "unknown key 'reconcile.requeue_aftr_rat' "
+			 "(did you mean 'reconcile.requeue_after_rate'?)");
+	cr_assert_eq(scenario_set(&sc, "sed", "1", err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "unknown key 'sed' (did you mean 'seed'?)");
+	cr_assert_eq(scenario_set(&sc, "sd", "1", err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "unknown key 'sd'");
+	cr_assert_eq(scenario_set(&sc, "reconcile.requeue_after_rate_and_a_much_longer_tail_xyz",
+				  "1", err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err,
+			 "unknown key 'reconcile.requeue_after_rate_and_a_much_longer_tail_xyz'");
 	cr_assert_eq(scenario_get(&sc, "nope", err, sizeof(err)), -ENOENT);
 }
 
