@@ -7,6 +7,7 @@ libunwind-dev libgoogle-perftools-dev google-perftools libcriterion-dev
 libbpf-dev bpftool libelf-dev libdw-dev libprotobuf-c-dev protobuf-c-compiler
 zlib1g-dev libyaml-dev libcjson-dev systemtap-sdt-dev
 golang-go jq libxml2-utils libxml2-dev chromium python3-yaml"
+pkgs="$pkgs $*"	# extra packages a target asks for (`make fuzz-afl`: afl++)
 
 missing=""
 for p in $pkgs; do

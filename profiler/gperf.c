@@ -112,11 +112,22 @@ int gperf_cpu_to_builder(const void *buf, size_t len, struct pprof_builder **out
 			rc = -EINVAL;
 			goto err;
 		}
+		if (count > (uint64_t)INT64_MAX / period_ns) {
+			seterr(err, errlen, "record %zu (word %zu): count %" PRIu64 " out of range",
+			       rec, i, count);
+			rc = -EINVAL;
+			goto err;
+		}
 		for (uint64_t j = 0; j < n; j++)
 			pcs[j] = word(&w, i + 2 + j);
 		values[0] = (int64_t)count;
 		values[1] = (int64_t)(count * period_ns);
 		rc = pprof_builder_add(b, pcs, (size_t)n, values, NULL, 0);
+		if (rc == -ERANGE) {
+			seterr(err, errlen, "record %zu (word %zu): count %" PRIu64 " overflows "
+			       "the total of its stack", rec, i, count);
+			rc = -EINVAL;
+		}
 		if (rc)
 			goto err;
 		i += 2 + n;

@@ -130,13 +130,19 @@ static int kind(struct parser *ps, uint64_t *rate)
 	return 0;
 }
 
-static int64_t scaled(uint64_t count, uint64_t bytes, uint64_t rate, bool want_bytes)
+/* The count or bytes unsampled into *out; false when that does not fit a pprof value. */
+static bool scaled(uint64_t count, uint64_t bytes, uint64_t rate, bool want_bytes,
+		   int64_t *out)
 {
-	double scale = 1;
+	double scale = 1, v;
 
 	if (rate > 1 && count && bytes)
 		scale = 1 / (1 - exp(-((double)bytes / (double)count) / (double)rate));
-	return (int64_t)llround((double)(want_bytes ? bytes : count) * scale);
+	v = (double)(want_bytes ? bytes : count) * scale;
+	if (!(v < 9223372036854775808.0))	/* 2^63; also catches NaN */
+		return false;
+	*out = (int64_t)llround(v);
+	return true;
 }
 
 static int stack_line(struct parser *ps, struct pprof_builder *b, uint64_t rate)
@@ -171,11 +177,15 @@ static int stack_line(struct parser *ps, struct pprof_builder *b, uint64_t rate)
 	/* Every address is a return address: the leaf too (the builder adjusts the others). */
 	if (pcs[0])
 		pcs[0]--;
-	vals[0] = scaled(v[2], v[3], rate, false);
-	vals[1] = scaled(v[2], v[3], rate, true);
-	vals[2] = scaled(v[0], v[1], rate, false);
-	vals[3] = scaled(v[0], v[1], rate, true);
-	return pprof_builder_add(b, pcs, n, vals, NULL, 0);
+	if (!scaled(v[2], v[3], rate, false, &vals[0]) ||
+	    !scaled(v[2], v[3], rate, true, &vals[1]) ||
+	    !scaled(v[0], v[1], rate, false, &vals[2]) ||
+	    !scaled(v[0], v[1], rate, true, &vals[3]))
+		return fail(ps, "counts out of range");
+	rc = pprof_builder_add(b, pcs, n, vals, NULL, 0);
+	if (rc == -ERANGE)
+		return fail(ps, "counts overflow the total of the same stack");
+	return rc;
 }
 
 /* "start-end perms offset dev inode path": executable file mappings only. */

@@ -465,8 +465,12 @@ static int add_sample(struct pprof_builder *b, const uint64_t *locs, size_t n,
 		h = mix(h, locs[j]);
 	i = ht_find(&b->sampletab, h, sample_eq, b, &k, &pos);
 	if (i >= 0) {
+		int64_t sum[b->ntypes ? b->ntypes : 1];
+
 		for (size_t j = 0; j < b->ntypes; j++)
-			b->samples[i].values[j] += values[j];
+			if (__builtin_add_overflow(b->samples[i].values[j], values[j], &sum[j]))
+				return -ERANGE;	/* the sample is left as it was */
+		memcpy(b->samples[i].values, sum, b->ntypes * sizeof(*sum));
 		return 0;
 	}
 	if (GROW(b->samples, b->nsamples, b->capsamples))

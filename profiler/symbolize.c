@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct symbolizer {
@@ -161,13 +162,20 @@ static const Dwfl_Callbacks offline_callbacks = {
 /* Load bias of the object mapped at lo from file offset off. */
 static int object_bias(const char *path, uint64_t lo, uint64_t off, uint64_t *bias)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -ENOENT;
+	/* The path comes from a profile's maps text: a FIFO or a device named there must not
+	 * block or be read, so open without waiting and take regular files only. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY), rc = -ENOENT;
+	struct stat st;
 	Elf *elf;
 	GElf_Ehdr eh;
 	size_t n;
 
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -ENOENT;
+	}
 	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (elf && gelf_getehdr(elf, &eh) && elf_getphdrnum(elf, &n) == 0) {
 		*bias = 0;

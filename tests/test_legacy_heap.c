@@ -97,6 +97,15 @@ ParameterizedTestParameters(legacy_heap, malformed_input_is_refused_naming_the_l
 		{ "heap profile: 1: 2 [3: 4] @ heapprofile\n 1: 99999999999999999999 [3: 4] @ 0x1\n",
 		  "line 2: in-use bytes: number out of range" },
 		{ "--- heapz 1 ---\n", "line 1: not a gperftools heap profile" },
+		/* found by fuzz_heap: counts past INT64_MAX, alone or summed over one stack,
+		 * overflowed the builder's signed totals (UBSan) */
+		{ "heap profile: 1: 2 [3: 4] @ heapprofile\n"
+		  " 1: 9300000000000000000 [1: 9300000000000000000] @ 0x1\n",
+		  "line 2: counts out of range" },
+		{ "heap profile: 1: 2 [3: 4] @ heapprofile\n"
+		  " 1: 5000000000000000000 [1: 5000000000000000000] @ 0x1\n"
+		  " 1: 5000000000000000000 [1: 5000000000000000000] @ 0x1\n",
+		  "line 3: counts overflow the total of the same stack" },
 	};
 	return cr_make_param_array(struct bad, cases, sizeof(cases) / sizeof(cases[0]));
 }

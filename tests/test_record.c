@@ -4,15 +4,18 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "profiler/gperf.h"
 #include "profiler/pprof.h"
 #include "tests/gopprof.h"
 #include "tests/util.h"
@@ -278,6 +281,61 @@ Test(convert, gperftools_profile_of_the_fixture_reads_in_go_pprof_with_its_funct
 	free(fx);
 	free(legacy);
 	free(out);
+}
+
+/*
+ * Found by fuzz_gperf: a record count times the period overflowed, and merged into an
+ * earlier sample of the same (here empty) stack it overflowed the builder's signed total
+ * (UBSan). Counts whose nanoseconds do not fit, or whose sum over a stack does not, are
+ * refused naming the record.
+ */
+Test(convert, gperftools_counts_that_overflow_are_refused_naming_the_record)
+{
+	static const uint64_t crash[] = { 0, 3, 0, 10000, 0xa0000000000, 5, 3, 0, 0, 0,
+					  0x12ffffffffffffff, 5, 0, 0, 0, 0, 0, 0 };
+	uint64_t big = (uint64_t)INT64_MAX / 10000000 - 1;	/* fits once, not twice */
+	uint64_t sum[] = { 0, 3, 0, 10000, 0, big, 1, 0x401000, big, 1, 0x401000, 0, 1, 0 };
+	struct pprof_builder *b = (struct pprof_builder *)1;
+	char err[256] = "";
+
+	cr_assert_eq(gperf_cpu_to_builder(crash, sizeof(crash), &b, err, sizeof(err)), -EINVAL);
+	cr_assert_null(b);
+	cr_assert(strstr(err, "record 1 (word 10): count 1369094286720630783 out of range"),
+		  "%s", err);
+	cr_assert_eq(gperf_cpu_to_builder(sum, sizeof(sum), &b, err, sizeof(err)), -EINVAL);
+	cr_assert_null(b);
+	cr_assert(strstr(err, "record 1 (word 8):") && strstr(err, "overflows the total"),
+		  "%s", err);
+	sum[8] = 1;	/* the same stack once more with a small count: fine */
+	cr_assert_eq(gperf_cpu_to_builder(sum, sizeof(sum), &b, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(pprof_builder_total(b, 0), (int64_t)big + 1);
+	pprof_builder_free(b);
+}
+
+/* The maps text of a profile names files to symbolize from: a FIFO or a device named
+ * there is skipped, not opened for reading (opening a FIFO would block for ever). */
+Test(convert, maps_naming_a_fifo_or_a_device_do_not_block_the_reader, .timeout = 60)
+{
+	uint64_t w[] = { 0, 3, 0, 10000, 0, 2, 1, 0x401000, 0, 1, 0 };
+	char *fifo = scratch("fifo"), maps[4200], *buf;
+	struct pprof_builder *b = NULL;
+	char err[256] = "";
+	size_t len;
+
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	len = (size_t)snprintf(maps, sizeof(maps),
+			       "00400000-00452000 r-xp 00000000 08:02 1 %s\n"
+			       "00500000-00552000 r-xp 00000000 00:05 4 /dev/zero\n", fifo);
+	buf = malloc(sizeof(w) + len);
+	memcpy(buf, w, sizeof(w));
+	memcpy(buf + sizeof(w), maps, len);
+	cr_assert_eq(gperf_cpu_to_builder(buf, sizeof(w) + len, &b, err, sizeof(err)), 0, "%s",
+		     err);
+	cr_assert_eq(pprof_builder_total(b, 0), 2);
+	pprof_builder_free(b);
+	free(buf);
+	unlink(fifo);
+	free(fifo);
 }
 
 Test(convert, malformed_input_exits_2_naming_the_problem_and_writes_nothing)

@@ -1,0 +1,27 @@
+/*
+ * libFuzzer target: gperftools' legacy CPU profile reader (`reconperf convert`), words,
+ * records, trailer and the maps text (parsed, and its files looked up on disk), then the
+ * builder's encoding into a pprof profile.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include "profiler/gperf.h"
+#include "profiler/pprof.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct pprof_builder *b = NULL;
+	void *out = NULL;
+	size_t len;
+	char err[512];
+
+	if (!gperf_is_cpu_profile(data, size))
+		return 0;
+	if (gperf_cpu_to_builder(data, size, &b, err, sizeof(err)) == 0 &&
+	    pprof_builder_encode(b, &out, &len) == 0)
+		free(out);
+	pprof_builder_free(b);
+	return 0;
+}
