@@ -50,9 +50,10 @@ int rp_profiler_stop_write(const char *path)
 		return rc;
 	sampler_stats(&st);
 	snprintf(note, sizeof(note),
-		 "reconperf cpu profile: engine=%s hz=%d samples=%llu dropped=%llu threads=%llu",
-		 st.engine, st.hz, (unsigned long long)st.samples, (unsigned long long)st.dropped,
-		 (unsigned long long)st.threads);
+		 "reconperf cpu profile: engine=%s hz=%d samples=%llu dropped=%llu threads=%llu "
+		 "thread_errors=%llu", st.engine, st.hz, (unsigned long long)st.samples,
+		 (unsigned long long)st.dropped, (unsigned long long)st.threads,
+		 (unsigned long long)st.thread_errors);
 	rc = pprof_builder_add_comment(b, note);
 	if (!rc)
 		rc = pprof_builder_symbolize(b, 0);

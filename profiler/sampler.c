@@ -72,7 +72,7 @@ static struct {
 	int64_t duration_ns;
 	bool handler_installed;
 	pthread_key_t key;
-	bool key_made;
+	bool key_made, atfork_made;
 } S = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static _Atomic(struct thr *) by_fd[FD_TABLE];
@@ -390,18 +390,27 @@ static void *collector_main(void *arg)
 
 /* ---- start and stop ---- */
 
-static int install_handler(void)
+static int set_handler(void)
 {
-	struct sigaction sa, old;
+	struct sigaction sa;
 
-	if (S.handler_installed)
-		return 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sample;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(S.signo, &sa, NULL) < 0)
-		return -errno;
+	return sigaction(S.signo, &sa, NULL) < 0 ? -errno : 0;
+}
+
+static int install_handler(void)
+{
+	struct sigaction old;
+	int rc;
+
+	if (S.handler_installed)
+		return 0;
+	rc = set_handler();
+	if (rc)
+		return rc;
 	if (sigaction(SIGIO, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
 		signal(SIGIO, SIG_IGN);
 	S.handler_installed = true;
@@ -427,6 +436,41 @@ static int register_all_tasks(void)
 	}
 	closedir(d);
 	return first < 0 ? rc : first;
+}
+
+/*
+ * fork: the child has one thread and none of the parent's clocks (perf events follow the
+ * parent's threads, POSIX timers are not inherited), so it must not touch them: a
+ * PERF_EVENT_IOC_DISABLE on an inherited descriptor would stop the parent's sampling, and
+ * joining the parent's collector would wait for ever. The child re-initialises S.lock
+ * rather than holding it around fork (a lock taken in a prepare handler must be ordered
+ * against the other modules' handlers: with the heap profiler's it deadlocked, as
+ * register_tid allocates under S.lock). It forgets the parent's records and builder without
+ * freeing them (their pages stay shared with the parent), closes the inherited descriptors
+ * and is left stopped: sampler_start() may begin a new profile in it.
+ */
+static void atfork_child(void)
+{
+	size_t n = atomic_load(&S.nthr);
+
+	pthread_mutex_init(&S.lock, NULL);
+	my_tid = 0;	/* the parent thread's id, copied with the thread-local storage */
+	if (!atomic_load(&S.running))
+		return;
+	atomic_store(&S.running, false);
+	for (size_t i = 0; i < n; i++) {
+		int fd = S.thr[i]->fd;
+
+		if (fd >= 0) {
+			atomic_store(&by_fd[fd], NULL);
+			close(fd);
+		}
+		S.thr[i] = NULL;
+	}
+	atomic_store(&S.nthr, 0);
+	S.collector = 0;
+	S.builder = NULL;
+	S.samples = S.thread_errors = 0;
 }
 
 static void resolve_pthread_create(void)
@@ -455,6 +499,8 @@ int sampler_start(const struct sampler_opts *o)
 	S.samples = S.thread_errors = 0;
 	if (!S.key_made && pthread_key_create(&S.key, thread_gone) == 0)
 		S.key_made = true;
+	if (!S.atfork_made)
+		S.atfork_made = !pthread_atfork(NULL, NULL, atfork_child);
 	rc = unwind_init();
 	if (rc)
 		return rc;
@@ -547,6 +593,24 @@ int sampler_stop(struct pprof_builder **out)
 		pprof_builder_free(S.builder);
 	S.builder = NULL;
 	return 0;
+}
+
+/*
+ * exec keeps the pending signals of the calling thread, and the new image starts with the
+ * default action (terminate) for ours: a sample signal queued just before exec killed the
+ * new program. Ignoring the signal discards what is pending (in every thread) and what
+ * arrives until the new image installs its own handler, if it is profiled at all.
+ */
+void sampler_exec_begin(void)
+{
+	if (S.handler_installed)
+		signal(S.signo, SIG_IGN);
+}
+
+void sampler_exec_failed(void)
+{
+	if (S.handler_installed)
+		set_handler();
 }
 
 bool sampler_running(void)

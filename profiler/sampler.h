@@ -81,6 +81,15 @@ int sampler_stop(struct pprof_builder **out);
 bool sampler_running(void);
 void sampler_stats(struct sampler_stats *st);
 
+/*
+ * Around exec (profiler/exec.c wraps the exec family): begin sets the sample signal to
+ * SIG_IGN, which drops pending samples that would otherwise kill the new image (exec keeps
+ * pending signals and resets handlers to the default action, terminate); failed restores
+ * the handler when exec returned. Safe in a vfork child (touches only the disposition).
+ */
+void sampler_exec_begin(void);
+void sampler_exec_failed(void);
+
 /* Sets (val != NULL) or clears a label of the calling thread. key and val must outlive
  * the profile (string literals or interned strings). Async-signal-safe. */
 void sampler_label_set(const char *key, const char *val);

@@ -47,6 +47,43 @@ static TLS uint64_t stack_lo, stack_hi;
 
 static _Atomic uint64_t n_fp, n_unw, n_loader;
 
+/*
+ * libunwind takes mutexes of its own (its caches), which fork would copy held into the
+ * child: a forked child then hung in its first unw_backtrace. Every call into libunwind is
+ * counted in unw_busy; while unw_hold is up (fork under way) or unw_off is set (a child
+ * forked while some thread was inside libunwind) a walk records only its leaf. (seq_cst on
+ * both sides: a thread either sees the hold or is seen as busy.)
+ */
+static atomic_int unw_busy;
+static atomic_bool unw_hold;
+
+static atomic_bool unw_off;
+
+static bool unw_enter(void)
+{
+	atomic_fetch_add(&unw_busy, 1);
+	if (!atomic_load(&unw_hold) && !atomic_load(&unw_off))
+		return true;
+	atomic_fetch_sub(&unw_busy, 1);
+	return false;
+}
+
+static void unw_leave(void)
+{
+	atomic_fetch_sub(&unw_busy, 1);
+}
+
+/* Outside signal handlers: wait out a fork rather than skip; false when libunwind is off. */
+static bool unw_enter_wait(void)
+{
+	while (!unw_enter()) {
+		if (atomic_load(&unw_off))
+			return false;
+		nanosleep(&(struct timespec){ 0, 100000 }, NULL);
+	}
+	return true;
+}
+
 static void *(*real_dlopen)(const char *, int);
 static int (*real_dlclose)(void *);
 static int (*real_dl_iterate_phdr)(int (*)(struct dl_phdr_info *, size_t, void *), void *);
@@ -215,12 +252,48 @@ static int thread_bounds(void)
 	return 0;
 }
 
+/*
+ * fork. table_lock is not held around fork (a lock taken in a prepare handler is ordered
+ * against every other module's prepare handler, and that order is registration order):
+ * the child re-initialises it, and the table it reads is always a complete one. For
+ * libunwind's own locks, prepare raises unw_hold and waits (bounded) for the threads inside
+ * libunwind to leave; if one is still inside when fork happens, the child may hold a copy of
+ * a libunwind mutex that nobody will release, so the child never calls libunwind again
+ * (frame pointers and leaves only).
+ */
+#define FORK_WAIT_NS 20000000
+
+static void atfork_prepare(void)
+{
+	struct timespec nap = { 0, 50000 };
+
+	atomic_store(&unw_hold, true);
+	for (long waited = 0; atomic_load(&unw_busy) && waited < FORK_WAIT_NS;
+	     waited += nap.tv_nsec)
+		nanosleep(&nap, NULL);
+}
+
+static void atfork_parent(void)
+{
+	atomic_store(&unw_hold, false);
+}
+
+static void atfork_child(void)
+{
+	pthread_mutex_init(&table_lock, NULL);
+	if (atomic_load(&unw_busy))
+		atomic_store(&unw_off, true);
+	atomic_store(&unw_busy, 0);
+	atomic_store(&unw_hold, false);
+}
+
 int unwind_init(void)
 {
 	static atomic_int done;
 
 	if (atomic_exchange(&done, 1))
 		return 0;
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	return unwind_refresh_modules();
 }
 
@@ -231,7 +304,10 @@ int unwind_init_thread(void)
 	unwind_init();
 	thread_bounds();
 	/* first call per thread runs pthread_once/pthread_setspecific: never in a handler */
-	unw_backtrace(warm, 4);
+	if (unw_enter_wait()) {
+		unw_backtrace(warm, 4);
+		unw_leave();
+	}
 	return 0;
 }
 
@@ -333,8 +409,11 @@ static int unw_walk(uint64_t leaf, uint64_t *pcs, int max)
 	void *buf[UNWIND_MAX_DEPTH + 32];
 	int n, skip;
 
+	if (!unw_enter())
+		return 1;	/* a fork is under way: the leaf only */
 	n = unw_backtrace(buf, max + 32 < (int)(sizeof(buf) / sizeof(buf[0])) ?
 				       max + 32 : (int)(sizeof(buf) / sizeof(buf[0])));
+	unw_leave();
 	for (skip = 0; skip < n && (uint64_t)buf[skip] != leaf; skip++)
 		;
 	if (skip == n)
@@ -393,7 +472,12 @@ int unwind_here(uint64_t *pcs, int max)
 	}
 	if (max > UNWIND_MAX_DEPTH)
 		max = UNWIND_MAX_DEPTH;
+	if (!unw_enter()) {
+		pcs[0] = (uint64_t)__builtin_return_address(0);
+		return 1;
+	}
 	n = unw_backtrace(buf, max + 1);
+	unw_leave();
 	for (int i = 1; i < n; i++)
 		pcs[i - 1] = (uint64_t)buf[i];
 	return n > 0 ? n - 1 : 0;
@@ -428,7 +512,10 @@ int dlclose(void *handle)
 	in_loader++;
 	rc = real_dlclose(handle);
 	in_loader--;
-	unw_flush_cache(unw_local_addr_space, 0, 0);
+	if (unw_enter_wait()) {
+		unw_flush_cache(unw_local_addr_space, 0, 0);
+		unw_leave();
+	}
 	if (atomic_load(&cur_table))
 		unwind_refresh_modules();
 	return rc;

@@ -93,34 +93,74 @@ static void *fatal_writer(void *arg)
 	return NULL;
 }
 
-static void catch_fatal(void)
+static const int fatal_sigs[] = { SIGINT, SIGTERM };
+static int fatal_want;	/* bit i: fatal_sigs[i] is ours */
+
+/* Created before the sampler starts (or restarts after fork), so it is not sampled. */
+static int start_fatal_writer(void)
 {
-	struct sigaction sa, old;
-	static const int sigs[] = { SIGINT, SIGTERM };
 	pthread_t th;
 	pthread_attr_t attr;
-	int want = 0;
+	int rc;
 
-	for (size_t i = 0; i < 2; i++)
-		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL)
-			want |= 1 << i;
-	if (!want || sem_init(&fatal_sem, 0, 0))
-		return;
+	if (sem_init(&fatal_sem, 0, 0))
+		return -1;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 256 << 10);
-	/* created before the sampler starts, so it is not sampled */
-	if (pthread_create(&th, &attr, fatal_writer, NULL)) {
-		pthread_attr_destroy(&attr);
+	rc = pthread_create(&th, &attr, fatal_writer, NULL);
+	pthread_attr_destroy(&attr);
+	return rc ? -1 : 0;
+}
+
+static void catch_fatal(void)
+{
+	struct sigaction sa, old;
+
+	for (size_t i = 0; i < 2; i++)
+		if (sigaction(fatal_sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+			fatal_want |= 1 << i;
+	if (!fatal_want || start_fatal_writer()) {
+		fatal_want = 0;
 		return;
 	}
-	pthread_attr_destroy(&attr);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_fatal;
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < 2; i++)
-		if (want & (1 << i))
-			sigaction(sigs[i], &sa, NULL);
+		if (fatal_want & (1 << i))
+			sigaction(fatal_sigs[i], &sa, NULL);
+}
+
+/*
+ * A child forked without exec: the sampler stopped itself in the child (sampler.c). Profile
+ * the child on its own into PATH.PID, as a descendant that execs does. The writer thread of
+ * SIGINT/SIGTERM did not survive the fork either: start another, or give the signals back
+ * their default action if on_fatal is still installed (it would wait for ever).
+ */
+static char cpu_base[sizeof(cpu_path) - 32];
+static struct rp_profiler_opts cpu_opts;
+
+static void fork_child(void)
+{
+	struct sigaction old;
+	int rc;
+
+	pthread_mutex_init(&write_lock, NULL);
+	if (fatal_want && start_fatal_writer())
+		for (size_t i = 0; i < 2; i++)
+			if (sigaction(fatal_sigs[i], NULL, &old) == 0 &&
+			    old.sa_handler == on_fatal)
+				signal(fatal_sigs[i], SIG_DFL);
+	if (written || !cpu_path[0])
+		return;
+	snprintf(cpu_path, sizeof(cpu_path), "%s.%d", cpu_base, (int)getpid());
+	rc = rp_profiler_start(&cpu_opts);
+	if (rc) {
+		fprintf(stderr, "reconperf: record: cannot start the CPU profiler in child %d: "
+			"%s\n", (int)getpid(), strerror(-rc));
+		cpu_path[0] = 0;
+	}
 }
 
 __attribute__((constructor)) static void preload_init(void)
@@ -142,12 +182,17 @@ __attribute__((constructor)) static void preload_init(void)
 		goto out;
 	/* a descendant that inherited the environment writes its own file */
 	snprintf(cpu_path, sizeof(cpu_path), first ? "%s" : "%s.%s", cpu, pid);
+	snprintf(cpu_base, sizeof(cpu_base), "%s", cpu);
+	cpu_opts = o;
 	catch_fatal();
 	rc = rp_profiler_start(&o);
 	if (rc) {
 		fprintf(stderr, "reconperf: record: cannot start the CPU profiler: %s\n",
 			strerror(-rc));
 		cpu_path[0] = 0;
+	} else {
+		/* after the sampler's own handler (registered by its first start) */
+		pthread_atfork(NULL, NULL, fork_child);
 	}
 out:
 	atexit(at_exit);
