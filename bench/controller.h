@@ -66,7 +66,8 @@ struct ctrl_stats {
 	uint64_t errors, terminal, panics;
 	uint64_t concurrent;	/* same key in two reconciles at once: must stay 0 */
 	uint64_t busy_ns;	/* time inside reconcile, all workers */
-	uint64_t overhead_ns;	/* Get returned .. Done returned, minus the reconcile */
+	uint64_t overhead_ns;	/* Get's timestamp .. Done's, minus the reconcile (see
+				 * wq_get_stamped; without stamps, Get returned .. Done returned) */
 	unsigned active;	/* controller_runtime_active_workers now */
 };
 

@@ -948,7 +948,13 @@ static void wq_done_locked(struct wq *q, uint64_t key, struct wq_now *now)
 		cg_done(q, i, now);
 }
 
-int wq_get_priority(struct wq *q, uint64_t *key, int *priority)
+/* The time this operation stamped its metrics with, when it is a fastclock reading. */
+static uint64_t wq_stamp(const struct wq *q, const struct wq_now *now)
+{
+	return !q->clock && now->have ? now->t : 0;
+}
+
+static int wq_get_full(struct wq *q, uint64_t *key, int *priority, uint64_t *stamp)
 {
 	struct wq_now now = wq_now_pre(q);
 	int rc;
@@ -956,7 +962,19 @@ int wq_get_priority(struct wq *q, uint64_t *key, int *priority)
 	pthread_mutex_lock(&q->mu);
 	rc = wq_get_locked(q, key, priority, &now);
 	pthread_mutex_unlock(&q->mu);
+	if (stamp)
+		*stamp = wq_stamp(q, &now);
 	return rc;
+}
+
+int wq_get_priority(struct wq *q, uint64_t *key, int *priority)
+{
+	return wq_get_full(q, key, priority, NULL);
+}
+
+int wq_get_stamped(struct wq *q, uint64_t *key, uint64_t *stamp)
+{
+	return wq_get_full(q, key, NULL, stamp);
 }
 
 int wq_done_get(struct wq *q, uint64_t done_key, uint64_t *key)
@@ -996,13 +1014,20 @@ int wq_try_get(struct wq *q, uint64_t *key)
 	return rc;
 }
 
-void wq_done(struct wq *q, uint64_t key)
+void wq_done_stamped(struct wq *q, uint64_t key, uint64_t *stamp)
 {
 	struct wq_now now = wq_now_pre(q);
 
 	pthread_mutex_lock(&q->mu);
 	wq_done_locked(q, key, &now);
 	pthread_mutex_unlock(&q->mu);
+	if (stamp)
+		*stamp = wq_stamp(q, &now);
+}
+
+void wq_done(struct wq *q, uint64_t key)
+{
+	wq_done_stamped(q, key, NULL);
 }
 
 void wq_forget(struct wq *q, uint64_t key)

@@ -94,6 +94,12 @@ int wq_get_priority(struct wq *q, uint64_t *key, int *priority);
 /* Non-blocking: -EAGAIN when nothing is ready. */
 int wq_try_get(struct wq *q, uint64_t *key);
 void wq_done(struct wq *q, uint64_t key);
+/* wq_get / wq_done that also return the time the queue stamped the item with (the
+ * work_duration start and end: read as the call starts, or as a sleeping Get wakes), in
+ * fastclock ns; 0 when there is none (metrics off, or a custom clock). A worker loop
+ * timing itself reuses them instead of reading the clock again. */
+int wq_get_stamped(struct wq *q, uint64_t *key, uint64_t *stamp);
+void wq_done_stamped(struct wq *q, uint64_t key, uint64_t *stamp);
 /* wq_done(done_key) then wq_get(key), under one lock acquisition: the same result, one
  * round trip fewer for a worker loop (Get, work, Forget, Done+Get, ...). */
 int wq_done_get(struct wq *q, uint64_t done_key, uint64_t *key);

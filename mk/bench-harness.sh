@@ -18,7 +18,7 @@ q_rate=$(field .reconcile.per_second "$tmp/noop.json" | med)
 q_harn=$(field .harness_ns_per_reconcile "$tmp/noop.json" | med)
 q_p99=$(field .reconcile.latency_ns.p99 "$tmp/noop.json" | med)
 # every run (the machine is shared: the spread says how much), and process CPU per reconcile
-runs() { field .reconcile.per_second "$1" | sort -g | awk '{printf "%s%.0f", NR > 1 ? ", " : "", $1}'; }
+runs() { field .reconcile.per_second "$1" | sort -g | awk '{printf "%s%.0f", (NR > 1 ? ", " : ""), $1}'; }
 cpu_per() { jq -r '.scenarios[] | .cpu_ns / .reconcile.count' "$1" | med; }
 q_runs=$(runs "$tmp/noop.json")
 q_cpu=$(cpu_per "$tmp/noop.json")
@@ -69,7 +69,7 @@ end to end; compare the medians below with them.
 | measurement | command | median |
 |---|---|---|
 | queue-fed no-op reconciles/s, 2 workers, metrics and histograms on | \`reconperf bench scenarios/noop.yaml --repeat $REPS\` | $(fmt "$q_rate") /s |
-| harness ns per reconcile (Get returned → Done returned, minus the reconcile) | same | $(fmt "$q_harn") ns |
+| harness ns per reconcile (the queue's Get timestamp → its Done timestamp, minus the reconcile; docs/bench.md) | same | $(fmt "$q_harn") ns |
 | reconcile p99 in that run | same | $(fmt "$q_p99") ns |
 | process CPU per reconcile (all threads, producer included) | same | $(fmt "$q_cpu") ns |
 | end-to-end no-op reconciles/s (store write → watch → informer → queue → reconcile) | \`reconperf bench scenarios/noop-e2e.yaml --repeat $REPS\` | $(fmt "$e_rate") /s |
