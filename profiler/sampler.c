@@ -52,6 +52,7 @@ struct thr {
 	_Atomic uint32_t head;	/* written by the handler */
 	_Atomic uint32_t tail;	/* written by the collector */
 	_Atomic uint64_t dropped;
+	bool gone;		/* its thread exited: free for reuse once drained (S.lock) */
 	struct slot slots[SAMPLER_RING_SLOTS];
 };
 
@@ -62,7 +63,7 @@ static struct {
 	uint64_t period_ns;
 	struct thr *thr[SAMPLER_MAX_THREADS];
 	_Atomic size_t nthr;
-	uint64_t thread_errors, samples;
+	uint64_t thread_errors, samples, registered;
 	pthread_mutex_t lock;	/* registration and draining */
 	pthread_t collector;
 	atomic_bool collector_stop;
@@ -281,29 +282,60 @@ static void stop_clock(struct thr *t)
 	}
 }
 
-/* Registers tid; with S.lock held. */
-static int register_tid(pid_t tid)
+/*
+ * A record for tid: the record of an exited thread whose ring the collector has drained
+ * (so a program that runs thousands of short threads keeps as many records as it had
+ * threads alive at once, not one per thread ever), else a new one. -ENOSPC past
+ * SAMPLER_MAX_THREADS records. With S.lock held; *idx gets the record's index.
+ */
+static struct thr *record_for(pid_t tid, size_t *idx)
 {
 	size_t n = atomic_load(&S.nthr);
 	struct thr *t;
-	int rc;
 
-	for (size_t i = 0; i < n; i++)
-		if (S.thr[i]->tid == tid)
-			return 0;
+	for (size_t i = 0; i < n; i++) {
+		t = S.thr[i];
+		if (t->gone && atomic_load(&t->head) == atomic_load(&t->tail)) {
+			t->tid = tid;
+			t->gone = false;
+			*idx = i;
+			return t;
+		}
+	}
 	if (n == SAMPLER_MAX_THREADS)
-		return -ENOSPC;
+		return NULL;
 	t = calloc(1, sizeof(*t));
 	if (!t)
-		return -ENOMEM;
+		return NULL;
 	t->tid = tid;
 	t->fd = -1;
 	S.thr[n] = t;
 	atomic_store_explicit(&S.nthr, n + 1, memory_order_release);
+	*idx = n;
+	return t;
+}
+
+/* Registers tid; with S.lock held. */
+static int register_tid(pid_t tid)
+{
+	size_t n = atomic_load(&S.nthr), idx;
+	struct thr *t;
+	int rc;
+
+	/* registered already (a record whose thread exited never matches: its tid is 0) */
+	for (size_t i = 0; i < n; i++)
+		if (S.thr[i]->tid == tid)
+			return 0;
+	t = record_for(tid, &idx);
+	if (!t) {
+		S.thread_errors++;
+		return n == SAMPLER_MAX_THREADS ? -ENOSPC : -ENOMEM;
+	}
+	S.registered++;
 	if (S.engine == SAMPLER_ENGINE_PERF)
 		rc = setup_perf(t);
 	else
-		rc = setup_timer(t, n);
+		rc = setup_timer(t, idx);
 	if (rc) {
 		stop_clock(t);
 		S.thread_errors++;
@@ -311,16 +343,31 @@ static int register_tid(pid_t tid)
 	return rc;
 }
 
+/*
+ * Thread exit (key destructor, in the exiting thread): block the sample signal for the rest
+ * of this thread's life (a handler can no longer write the ring), stop the clock and give
+ * the record back for reuse once the collector has drained it.
+ */
 static void thread_gone(void *arg)
 {
+	sigset_t one;
 	size_t n;
 
 	(void)arg;
+	sigemptyset(&one);
+	sigaddset(&one, S.signo);
+	pthread_sigmask(SIG_BLOCK, &one, NULL);
 	pthread_mutex_lock(&S.lock);
 	n = atomic_load(&S.nthr);
-	for (size_t i = 0; i < n; i++)
-		if (S.thr[i]->tid == my_tid)
-			stop_clock(S.thr[i]);
+	for (size_t i = 0; i < n; i++) {
+		struct thr *t = S.thr[i];
+
+		if (t->tid == my_tid && !t->gone) {
+			stop_clock(t);
+			t->tid = 0;
+			t->gone = true;
+		}
+	}
 	pthread_mutex_unlock(&S.lock);
 }
 
@@ -470,7 +517,7 @@ static void atfork_child(void)
 	atomic_store(&S.nthr, 0);
 	S.collector = 0;
 	S.builder = NULL;
-	S.samples = S.thread_errors = 0;
+	S.samples = S.thread_errors = S.registered = 0;
 }
 
 static void resolve_pthread_create(void)
@@ -496,7 +543,7 @@ int sampler_start(const struct sampler_opts *o)
 	 * per context switch), perf events above */
 	S.engine = o && o->engine ? o->engine :
 		   S.hz <= SAMPLER_TIMER_MAX_HZ ? SAMPLER_ENGINE_TIMER : SAMPLER_ENGINE_PERF;
-	S.samples = S.thread_errors = 0;
+	S.samples = S.thread_errors = S.registered = 0;
 	if (!S.key_made && pthread_key_create(&S.key, thread_gone) == 0)
 		S.key_made = true;
 	if (!S.atfork_made)
@@ -532,7 +579,7 @@ int sampler_start(const struct sampler_opts *o)
 			free(S.thr[i]);
 		atomic_store(&S.nthr, 0);
 		S.engine = SAMPLER_ENGINE_TIMER;
-		S.thread_errors = 0;
+		S.thread_errors = S.registered = 0;
 		rc = register_all_tasks();
 	}
 	pthread_mutex_unlock(&S.lock);
@@ -627,7 +674,7 @@ void sampler_stats(struct sampler_stats *st)
 		     "posix-timer";
 	st->hz = S.hz;
 	st->samples = S.samples;
-	st->threads = n;
+	st->threads = S.registered;
 	st->thread_errors = S.thread_errors;
 	st->duration_ns = S.duration_ns;
 	for (size_t i = 0; i < n; i++)

@@ -20,8 +20,14 @@
  *
  * Threads: every thread alive at sampler_start() (from /proc/self/task) and every thread
  * started later through pthread_create (wrapped here) is sampled; a thread that exits stops
- * its clock. Each thread's ring holds SAMPLER_RING_SLOTS samples of up to SAMPLER_MAX_DEPTH
- * frames; a sample that finds its ring full is counted as dropped.
+ * its clock, blocks the signal and leaves its record to be reused (after the collector has
+ * drained it) by a later thread, so SAMPLER_MAX_THREADS bounds the threads alive at once,
+ * not the threads ever run. Each thread's ring holds SAMPLER_RING_SLOTS samples of up to
+ * SAMPLER_MAX_DEPTH frames; a sample that finds its ring full is counted as dropped.
+ *
+ * fork: the child drops the parent's records (their clocks belong to the parent's threads)
+ * and is left stopped; sampler_start() may begin a new profile in it. exec: see
+ * sampler_exec_begin().
  *
  * Labels: prof_label_set() (include/reconperf/profiler.h) stores pointers to caller-owned
  * strings in a per-thread slot array; the handler copies the pointers into the sample.

@@ -347,6 +347,22 @@ int sym_lookup(struct symbolizer *s, uint64_t addr, struct sym_frame *frames, in
 		file = dwfl_lineinfo(dl, NULL, &line, NULL, NULL, NULL);
 	cudie = dwfl_module_addrdie(mod, addr, &bias);
 	nscopes = cudie ? dwarf_getscopes(cudie, addr - bias, &scopes) : 0;
+	if (nscopes > 0) {
+		/*
+		 * Past an inlined instance, dwarf_getscopes() goes on into the scopes of its
+		 * abstract definition, not into its caller's: the function it was inlined into
+		 * went missing from the stack. The scopes that contain the innermost DIE in the
+		 * concrete tree are the callers (as eu-addr2line -i finds them).
+		 */
+		Dwarf_Die inner = scopes[0], *chain = NULL;
+		int nchain = dwarf_getscopes_die(&inner, &chain);
+
+		if (nchain > 0) {
+			free(scopes);
+			scopes = chain;
+			nscopes = nchain;
+		}
+	}
 	for (int i = 0; i < nscopes && n < max; i++) {
 		int tag = dwarf_tag(&scopes[i]);
 		const char *name;
