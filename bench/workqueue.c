@@ -24,6 +24,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -69,6 +70,19 @@ struct wq_heap {
 };
 
 /*
+ * The metric histograms, one pair per thread that records (up to WQ_TSLOTS - 1 threads,
+ * then they share slot 0). Written under q->mu like everything else, so a snapshot merges
+ * them safely; per thread, so two workers do not pass the histograms' lines back and forth
+ * on every Get and Done (the lock's line already travels).
+ */
+#define WQ_TSLOTS 8
+
+struct wq_tstat {
+	struct hist *qd, *wd;
+	uint64_t owner;		/* wq_thread_id() of its thread; 0 = shared */
+} __attribute__((aligned(64)));
+
+/*
  * Laid out by who writes what: the first lines are read-mostly (shared by every core without
  * bouncing; the producer's lock-free peek reads map, chunks and nents); the mutex shares its
  * lines with the fields every locked operation writes, so taking the lock brings them along.
@@ -79,7 +93,7 @@ struct wq {
 	uint64_t (*clock)(void *arg);
 	void *clock_arg;
 	struct rl *rl;
-	struct hist *qd, *wd;
+	uint64_t id;			/* unique per queue ever made (wq_tcache) */
 	uint32_t *ring;			/* client-go FIFO */
 	uint32_t ring_mask;
 	struct wq_ent **chunks;		/* WQ_CHUNK entries each; never move, freed at wq_free */
@@ -99,7 +113,45 @@ struct wq {
 
 	pthread_cond_t cv __attribute__((aligned(64)));	/* getters */
 	pthread_cond_t drain_cv;	/* ShutDownWithDrain */
+
+	uint32_t nts;			/* slots in use; under mu */
+	struct wq_tstat ts[WQ_TSLOTS];
 };
+
+static _Atomic uint64_t wq_next_id = 1;	/* queue ids and thread ids */
+static _Thread_local uint64_t wq_tid;
+static _Thread_local struct {		/* this thread's slot in the queue it used last */
+	uint64_t qid;
+	uint32_t slot;
+} wq_tcache;
+
+/* This thread's histograms in q. Under q->mu. */
+static struct wq_tstat *wq_ts(struct wq *q)
+{
+	uint32_t i;
+
+	if (wq_tcache.qid == q->id)
+		return &q->ts[wq_tcache.slot];
+	if (!wq_tid)
+		wq_tid = atomic_fetch_add(&wq_next_id, 1);
+	for (i = 1; i < q->nts && q->ts[i].owner != wq_tid; i++)
+		;
+	if (i == q->nts) {
+		if (i < WQ_TSLOTS && (q->ts[i].qd = hist_new()) && (q->ts[i].wd = hist_new())) {
+			q->ts[i].owner = wq_tid;
+			q->nts++;
+		} else {
+			if (i < WQ_TSLOTS) {	/* out of memory: share slot 0 */
+				hist_free(q->ts[i].qd);
+				q->ts[i].qd = NULL;
+			}
+			i = 0;
+		}
+	}
+	wq_tcache.qid = q->id;
+	wq_tcache.slot = i;
+	return &q->ts[i];
+}
 
 /* A clock read done at most once per operation. */
 struct wq_now {
@@ -393,7 +445,7 @@ static void wq_proc_start(struct wq *q, uint32_t i, struct wq_now *now)
 		return;
 	uint64_t t = wq_now(q, now);
 
-	hist_record(q->qd, t > e->add_ns ? t - e->add_ns : 0);
+	hist_record(wq_ts(q)->qd, t > e->add_ns ? t - e->add_ns : 0);
 	e->start_ns = t;
 }
 
@@ -407,7 +459,7 @@ static void wq_proc_end(struct wq *q, uint32_t i, struct wq_now *now)
 		return;
 	uint64_t t = wq_now(q, now);
 
-	hist_record(q->wd, t > e->start_ns ? t - e->start_ns : 0);
+	hist_record(wq_ts(q)->wd, t > e->start_ns ? t - e->start_ns : 0);
 }
 
 static void wq_count_add(struct wq *q, struct wq_ent *e, uint64_t add_ns)
@@ -674,8 +726,10 @@ static void wq_free_mem(struct wq *q)
 	if (q->map.t)
 		km_fini(&q->map);
 	free(q->ring);
-	hist_free(q->qd);
-	hist_free(q->wd);
+	for (uint32_t i = 0; i < WQ_TSLOTS; i++) {
+		hist_free(q->ts[i].qd);
+		hist_free(q->ts[i].wd);
+	}
 	free(q);
 }
 
@@ -693,9 +747,11 @@ struct wq *wq_new(const struct wq_opts *o)
 	/* controller-runtime's default limiter for the priority queue has no bucket. */
 	if (d.kind == WQ_PRIORITY && d.rl.kind == RL_DEFAULT)
 		d.rl.kind = RL_EXPONENTIAL;
-	q = calloc(1, sizeof(*q));
+	q = aligned_alloc(64, (sizeof(*q) + 63) & ~(size_t)63);	/* its lines are aligned */
 	if (!q)
 		return NULL;
+	memset(q, 0, sizeof(*q));
+	q->id = atomic_fetch_add(&wq_next_id, 1);
 	q->kind = d.kind;
 	q->metrics = !d.metrics_off;
 	q->clock = d.clock;
@@ -720,9 +776,10 @@ struct wq *wq_new(const struct wq_opts *o)
 		if (wq_grow(q))
 			goto err_nomem;
 	if (q->metrics) {
-		q->qd = hist_new();
-		q->wd = hist_new();
-		if (!q->qd || !q->wd)
+		q->ts[0].qd = hist_new();
+		q->ts[0].wd = hist_new();
+		q->nts = 1;
+		if (!q->ts[0].qd || !q->ts[0].wd)
 			goto err_nomem;
 	}
 	/* A plain mutex: with more runnable threads than CPUs (one producer and two workers
@@ -1133,8 +1190,12 @@ int wq_metrics_snapshot(struct wq *q, struct wq_metrics *m)
 		}
 		m->unfinished_work_s = (double)sum / 1e9;
 		m->longest_running_s = (double)longest / 1e9;
-		m->queue_duration = hist_dup(q->qd);
-		m->work_duration = hist_dup(q->wd);
+		m->queue_duration = hist_dup(q->ts[0].qd);
+		m->work_duration = hist_dup(q->ts[0].wd);
+		for (uint32_t i = 1; i < q->nts && m->queue_duration && m->work_duration; i++) {
+			hist_merge(m->queue_duration, q->ts[i].qd);
+			hist_merge(m->work_duration, q->ts[i].wd);
+		}
 		if (!m->queue_duration || !m->work_duration)
 			rc = -ENOMEM;
 	}
