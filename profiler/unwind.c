@@ -48,6 +48,13 @@ static TLS uint64_t stack_lo, stack_hi;
 static _Atomic uint64_t n_fp, n_unw, n_loader;
 
 /*
+ * dlclose unmaps code before the module table forgets it: between the two, the leaf fix-up
+ * (after_call_to reads the code bytes before a candidate return address) could read an
+ * unmapped page in a signal handler. While any dlclose is under way the fix-up is skipped.
+ */
+static atomic_int unloading;
+
+/*
  * libunwind takes mutexes of its own (its caches), which fork would copy held into the
  * child: a forked child then hung in its first unw_backtrace. Every call into libunwind is
  * counted in unw_busy; while unw_hold is up (fork under way) or unw_off is set (a child
@@ -452,7 +459,8 @@ RAW_STACK int unwind_from_ucontext(void *ucontext, uint64_t *pcs, int max)
 	}
 	atomic_fetch_add_explicit(&n_fp, 1, memory_order_relaxed);
 	bounds(sp, &lo, &hi);
-	if (n < max && leaf_caller(ip, sp, lo, hi, &ra) &&
+	if (n < max && !atomic_load_explicit(&unloading, memory_order_acquire) &&
+	    leaf_caller(ip, sp, lo, hi, &ra) &&
 	    !(fp >= lo && fp + 16 <= hi && fp >= sp && ((const uint64_t *)fp)[1] == ra))
 		pcs[n++] = ra;
 	return fp_walk(fp, lo, hi, pcs, n, max);
@@ -509,6 +517,7 @@ int dlclose(void *handle)
 	int rc;
 
 	resolve_real();
+	atomic_fetch_add(&unloading, 1);
 	in_loader++;
 	rc = real_dlclose(handle);
 	in_loader--;
@@ -518,6 +527,7 @@ int dlclose(void *handle)
 	}
 	if (atomic_load(&cur_table))
 		unwind_refresh_modules();
+	atomic_fetch_sub(&unloading, 1);
 	return rc;
 }
 
