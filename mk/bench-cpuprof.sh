@@ -1,96 +1,230 @@
 #!/bin/sh
 # usage: mk/bench-cpuprof.sh [BUILD_DIR]
-# CPU profiler overhead: a CPU-bound 2-thread workload (tests/fixtures/cpuwork, no frame
-# pointers, 24-frame stacks) run bare, under `reconperf record` and under gperftools'
-# libprofiler at the same rate, interleaved repetition by repetition. Throughput is work per
-# CPU-second of the whole process (the profiler's cost is CPU time, and a shared machine's
-# wall clock is not ours); the ratio is median(profiled) / median(bare). Also: samples
-# collected against CPU-seconds x Hz, and the cost of one unwind at depth 64.
-# Rewrites the `cpuprof` section of docs/performance.md.
+# CPU profiler overhead, every configuration in the same run, interleaved round by round
+# (the order rotates each round), REPS rounds, medians:
+#   1. the bench workloads: `reconperf bench SCENARIOS --duration BENCH_DUR` bare, with
+#      `--cpuprofile F --hz N`, and with `--profiler gperftools` at the same rate;
+#      throughput = reconciles per CPU-second of the process over the run (bench's cpu_ns);
+#   2. cpuwork-nofp: a CPU-bound 2-thread fixture with ~24-frame stacks built without
+#      frame pointers (every sample unwinds through libunwind), bare, under
+#      `reconperf record` and under gperftools' libprofiler; throughput = ops per
+#      CPU-second; also samples against CPU-seconds x Hz and the CPU cost per sample;
+#   3. cpuwork pingpong: two threads passing a byte through pipes (context-switch bound),
+#      which shows what each engine costs per context switch of a sampled thread.
+# CPU time, not wall time: the machine is shared, and the profiler's cost is CPU time.
+# The overhead is 1 - the median over rounds of profiled / unprofiled throughput (paired
+# within a round, so slow drifts of the machine cancel); "spread" is the 25th-75th
+# percentile of the same per-round figure (how far the machine's noise moves it).
+# Also: the cost of one unwind at depth 64. Rewrites the `cpuprof` section of
+# docs/performance.md.
 set -eu
 B=${1:-build}
 R=$B/reconperf
-REPS=${REPS:-5}
-ITERS=${ITERS:-1000000}
+REPS=${REPS:-9}
+ITERS=${ITERS:-600000}
+PING=${PING:-60000}
+BENCH_DUR=${BENCH_DUR:-1s}
+SCENARIOS=${SCENARIOS:-"noop backup replicaset"}
 GPERF=$(ls /usr/lib/x86_64-linux-gnu/libprofiler.so.0 2>/dev/null || true)
+W=$B/tests/fixtures/cpuwork-nofp
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap '[ -n "${KEEP:-}" ] && echo "kept $tmp" >&2 || rm -rf "$tmp"' EXIT
 
-# run MODE HZ WORKLOAD -> "ops cpu_s samples"
-run() {
-	mode=$1 hz=$2 w=$3
-	case $mode in
-	bare) out=$("$w" 2 "$ITERS"); n=0 ;;
-	reconperf)
-		out=$("$R" record -o "$tmp/r.pb.gz" --hz "$hz" -- "$w" 2 "$ITERS" 2>"$tmp/err")
-		n=$(sed -n 's/.*: \([0-9]*\) samples.*/\1/p' "$tmp/err") ;;
-	gperftools)
+for f in "$R" "$W" "$B/libreconperf-preload.so"; do
+	[ -e "$f" ] || { echo "bench-cpuprof: $f is missing: make B=$B all test-bins" >&2; exit 2; }
+done
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# configurations: bare, rp<Hz> (reconperf, default engine), rpperf<Hz> (forced perf
+# events), gp<Hz> (gperftools)
+configs="bare rp100 rp1000"
+fconfigs="bare rp100 rp1000 rp4000"	# 4000 Hz: the cost per sample well above the noise
+pconfigs="bare rp100 rpperf100 rp1000"
+if [ -n "$GPERF" ]; then
+	configs="$configs gp100 gp1000"
+	fconfigs="$fconfigs gp100 gp1000"
+	pconfigs="$pconfigs gp100 gp1000"
+fi
+
+hz_of() { echo "$1" | tr -dc 0-9; }
+
+# the list $1 rotated left by $2
+rotate() {
+	k=$2
+	set -- $1
+	k=$((k % $#))
+	while [ "$k" -gt 0 ]; do
+		x=$1
+		shift
+		set -- "$@" "$x"
+		k=$((k - 1))
+	done
+	echo "$@"
+}
+
+# fixture run: config args... -> "ops cpu_s samples engine"
+fx() {
+	c=$1
+	shift
+	hz=$(hz_of "$c")
+	case $c in
+	bare) out=$("$W" "$@"); n=0 e=- ;;
+	rp*)
+		eng=""
+		case $c in rpperf*) eng="--engine perf" ;; esac
+		out=$("$R" record -o "$tmp/r.pb.gz" --hz "$hz" $eng -- "$W" "$@" 2>"$tmp/err")
+		n=$(sed -n 's/.*: \([0-9]*\) samples.*/\1/p' "$tmp/err")
+		e=$(gzip -dc "$tmp/r.pb.gz" | tr -c 'a-z0-9=-' '\n' | sed -n 's/^engine=//p' | head -1) ;;
+	gp*)
 		out=$(LD_PRELOAD=$GPERF CPUPROFILE="$tmp/g.prof" CPUPROFILE_FREQUENCY=$hz \
-			"$w" 2 "$ITERS" 2>/dev/null)
-		"$R" convert "$tmp/g.prof" -o "$tmp/g.pb.gz"
-		n=$(go_samples "$tmp/g.pb.gz") ;;
+			"$W" "$@" 2>"$tmp/err")
+		n=$(sed -n 's/.*bytes = \([0-9]*\)\/.*/\1/p' "$tmp/err")
+		e=setitimer ;;
 	esac
 	ops=$(echo "$out" | sed -n 's/^ops=\([0-9]*\) .*/\1/p')
 	cpu=$(echo "$out" | sed -n 's/.* cpu_s=\([0-9.]*\) .*/\1/p')
-	echo "$ops $cpu $n"
+	echo "$ops $cpu ${n:-0} $e"
 }
 
-# samples/count total of a pprof file ("... accounting for N, 100% of N total")
-go_samples() {
-	n=$(HOME=$tmp GOCACHE=$tmp/gocache go tool pprof -symbolize=none -sample_index=samples \
-		-top "$1" 2>/dev/null | sed -n 's/.*% of \([0-9]*\) total.*/\1/p' | head -1)
-	echo "${n:-0}"
+# bench run: config -> one "scenario reconciles/CPU-s" line per scenario
+bw() {
+	c=$1 hz=$(hz_of "$1")
+	set --
+	for s in $SCENARIOS; do set -- "$@" "scenarios/$s.yaml"; done
+	case $c in
+	bare) ;;
+	rp*) set -- "$@" --cpuprofile "$tmp/b.pb.gz" --hz "$hz" ;;
+	gp*) set -- "$@" --cpuprofile "$tmp/b.pb.gz" --hz "$hz" --profiler gperftools ;;
+	esac
+	"$R" bench "$@" --duration "$BENCH_DUR" -q --format json -o "$tmp/b.json" 2>/dev/null
+	jq -r '.scenarios[] | "\(.name) \(.reconcile.count * 1e9 / .cpu_ns)"' "$tmp/b.json"
 }
 
-median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-
-W=$B/tests/fixtures/cpuwork-nofp
-modes="bare reconperf"
-[ -n "$GPERF" ] && modes="$modes gperftools"
-for hz in 100 1000; do
-	for i in $(seq "$REPS"); do
-		for m in $modes; do
-			set -- $(run "$m" "$hz" "$W")
-			echo "$(awk -v o="$1" -v c="$2" 'BEGIN { printf "%.0f", o / c }')" >> "$tmp/tp.$m.$hz"
-			echo "$(awk -v n="$3" -v c="$2" -v h="$hz" 'BEGIN { printf "%.1f", 100 * n / (c * h) }')" \
-				>> "$tmp/cov.$m.$hz"
-		done
+for r in $(seq "$REPS"); do
+	for c in $(rotate "$configs" "$r"); do
+		bw "$c" | while read -r s tp; do echo "$r $tp 0 0" >> "$tmp/bw.$s.$c"; done
 	done
+	for c in $(rotate "$fconfigs" "$r"); do
+		set -- $(fx "$c" 2 "$ITERS")
+		echo "$r $(awk -v o="$1" -v c="$2" 'BEGIN { printf "%.1f", o / c }') $1 $3" \
+			>> "$tmp/fx.$c"
+		[ -s "$tmp/eng.$c" ] || echo "$4" > "$tmp/eng.$c"
+	done
+	for c in $(rotate "$pconfigs" "$r"); do
+		set -- $(fx "$c" 2 "$PING" pingpong)
+		echo "$r $(awk -v o="$1" -v c="$2" 'BEGIN { printf "%.1f", o / c }') $1 $3" \
+			>> "$tmp/pp.$c"
+		[ -s "$tmp/eng.$c" ] || echo "$4" > "$tmp/eng.$c"
+	done
+	printf '.' >&2
 done
+echo >&2
 
-row() {
-	hz=$1 m=$2
-	b=$(median < "$tmp/tp.bare.$hz")
-	t=$(median < "$tmp/tp.$m.$hz")
-	c=$(median < "$tmp/cov.$m.$hz")
-	awk -v b="$b" -v t="$t" -v c="$c" -v m="$m" -v h="$hz" 'BEGIN {
-		printf "| %s | %d | %.0f | %.4f | %.2f%% | %s%% |\n", m, h, t, t / b, 100 * (1 - t / b), c }'
+# stats FILE_BARE FILE (lines "round throughput ops samples") ->
+# "median_throughput median_ratio p25_ratio p75_ratio median_samples ops", the ratios taken
+# round by round (each profiled run against the unprofiled run of the same round)
+stats() {
+	sort -k1,1 "$1" > "$tmp/a"
+	sort -k1,1 "$2" > "$tmp/b"
+	join "$tmp/a" "$tmp/b" | awk '
+		function srt(v, n,   i, j, t) {
+			for (i = 2; i <= n; i++) {
+				t = v[i]
+				for (j = i - 1; j > 0 && v[j] > t; j--)
+					v[j + 1] = v[j]
+				v[j + 1] = t
+			}
+		}
+		function med(v, n) { return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }
+		function q(v, n, p,   x, i) {
+			x = 1 + (n - 1) * p
+			i = int(x)
+			return (i < n) ? v[i] + (x - i) * (v[i + 1] - v[i]) : v[n]
+		}
+		{ n++; b[n] = $2; t[n] = $5; r[n] = $5 / $2; s[n] = $7; o = $6 }
+		END {
+			srt(b, n); srt(t, n); srt(r, n); srt(s, n)
+			printf "%.1f %.5f %.5f %.5f %s %s\n", med(t, n), med(r, n),
+				q(r, n, .25), q(r, n, .75), med(s, n), o
+		}'
 }
 
-cost() {
-	"$B/tests/fixtures/unwindcost-$1" 64 2000
+pct() { awk -v x="$1" 'BEGIN { printf "%.2f%%", 100 * (1 - x) }'; }
+spread() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f%% .. %.1f%%", 100 * (1 - b), 100 * (1 - a) }'; }
+label() {
+	case $1 in
+	bare) echo "none" ;;
+	rpperf*) echo "reconperf --engine perf" ;;
+	rp*) echo "reconperf" ;;
+	gp*) echo "gperftools" ;;
+	esac
 }
+
+unwind_cost() { "$B/tests/fixtures/unwindcost-$1" 64 2000; }
 
 {
-	echo "Measured $(date -u +%Y-%m-%d) on $(nproc) vCPU, load average $(cut -d' ' -f1 /proc/loadavg)"
-	echo "(shared machine), by \`sh mk/bench-cpuprof.sh $B\` (REPS=$REPS, ITERS=$ITERS):"
-	echo "\`cpuwork-nofp 2 $ITERS\` (2 threads, ~24-frame stacks, built without frame"
-	echo "pointers so every sample goes through libunwind), bare vs \`reconperf record --hz N\`"
-	echo "vs gperftools (LD_PRELOAD=libprofiler.so.0, CPUPROFILE_FREQUENCY=N), interleaved;"
-	echo "throughput = ops per CPU-second of the process; medians of $REPS."
+	echo "Measured $(date -u +%Y-%m-%d) by \`sh mk/bench-cpuprof.sh $B\` on $(nproc) vCPU"
+	echo "(KVM guest, kernel HZ=250, shared: load average $load0 at the start,"
+	echo "$(cut -d' ' -f1-3 /proc/loadavg) at the end). REPS=$REPS rounds; in each round every"
+	echo "configuration runs once, in an order that rotates round by round. Throughput is work"
+	echo "per CPU-second of the whole process (the profiler's threads and signal handlers"
+	echo "included). Overhead = 1 - profiled / unprofiled throughput, the two runs of a round"
+	echo "paired, median over the rounds; spread = the 25th to 75th percentile of that per-round"
+	echo "overhead (how far the machine's noise moves it)."
 	echo
-	echo "| profiler | Hz | ops/CPU-s | ratio to bare | overhead | samples / (CPU-s x Hz) |"
+	echo "**Bench workloads**: \`reconperf bench scenarios/S.yaml --duration $BENCH_DUR\`, with"
+	echo "\`--cpuprofile F --hz N\` (reconperf) or \`--cpuprofile F --hz N --profiler gperftools\`;"
+	echo "throughput = reconciles per CPU-second over the run (the report's \`cpu_ns\`)."
+	echo
+	echo "| scenario | profiler | Hz | reconciles/CPU-s | overhead | spread |"
 	echo "|---|---|---|---|---|---|"
-	echo "| bare | - | $(median < "$tmp/tp.bare.100") | 1 | - | - |"
-	for hz in 100 1000; do
-		for m in $modes; do
-			[ "$m" = bare ] || row "$hz" "$m"
+	for s in $SCENARIOS; do
+		set -- $(stats "$tmp/bw.$s.bare" "$tmp/bw.$s.bare")
+		echo "| $s | none | - | $(printf %.0f "$1") | - | - |"
+		for c in $configs; do
+			[ "$c" = bare ] && continue
+			set -- $(stats "$tmp/bw.$s.bare" "$tmp/bw.$s.$c")
+			echo "| $s | $(label "$c") | $(hz_of "$c") | $(printf %.0f "$1") | $(pct "$2") | $(spread "$3" "$4") |"
 		done
 	done
 	echo
-	echo "gperftools' process-wide ITIMER_PROF fires at most once per kernel tick (HZ=250"
-	echo "here), so at 1000 Hz it collects a fraction of the samples and costs less for it;"
-	echo "compare the overhead per sample, not only the ratio."
+	echo "**CPU-bound fixture**: \`cpuwork-nofp 2 $ITERS\` (2 threads, ~24-frame stacks, built"
+	echo "without frame pointers so every sample unwinds through libunwind), bare, under"
+	echo "\`reconperf record --hz N\` and under gperftools (LD_PRELOAD=libprofiler.so.0,"
+	echo "CPUPROFILE_FREQUENCY=N). Samples are counted against CPU-seconds x Hz (CPU-seconds"
+	echo "as \`record\` reports them, which include the start and the symbolization at exit);"
+	echo "CPU per sample = the run's extra CPU time / its samples, where the overhead exceeds"
+	echo "its spread (4000 Hz is there for that: perf events, the cost well above the noise)."
+	echo
+	echo "| profiler | engine | Hz | ops/CPU-s | overhead | spread | samples / (CPU-s x Hz) | CPU per sample |"
+	echo "|---|---|---|---|---|---|---|---|"
+	set -- $(stats "$tmp/fx.bare" "$tmp/fx.bare")
+	echo "| none | - | - | $(printf %.0f "$1") | - | - | - | - |"
+	bare_tp=$1
+	for c in $fconfigs; do
+		[ "$c" = bare ] && continue
+		set -- $(stats "$tmp/fx.bare" "$tmp/fx.$c")
+		hz=$(hz_of "$c")
+		cov=$(awk -v n="$5" -v o="$6" -v t="$1" -v h="$hz" 'BEGIN { printf "%.1f%%", 100 * n / (o / t * h) }')
+		# extra CPU of a run / its samples; meaningless where the spread exceeds the overhead
+		per=$(awk -v n="$5" -v o="$6" -v r="$2" -v p="$3" -v q="$4" -v b="$bare_tp" 'BEGIN {
+			x = (o / (b * r) - o / b) / n * 1e6
+			if (1 - r > q - p && x > 0) printf "%.1f us", x; else printf "(noise)" }')
+		echo "| $(label "$c") | $(cat "$tmp/eng.$c") | $hz | $(printf %.0f "$1") | $(pct "$2") | $(spread "$3" "$4") | $cov | $per |"
+	done
+	echo
+	echo "**Context switches**: \`cpuwork 2 $PING pingpong\` (two threads pass a byte through"
+	echo "two pipes: ~$((4 * PING / 1000))k context switches a run, almost no computation)."
+	echo
+	echo "| profiler | engine | Hz | round trips/CPU-s | overhead | spread |"
+	echo "|---|---|---|---|---|---|"
+	set -- $(stats "$tmp/pp.bare" "$tmp/pp.bare")
+	echo "| none | - | - | $(printf %.0f "$1") | - | - |"
+	for c in $pconfigs; do
+		[ "$c" = bare ] && continue
+		set -- $(stats "$tmp/pp.bare" "$tmp/pp.$c")
+		echo "| $(label "$c") | $(cat "$tmp/eng.$c") | $(hz_of "$c") | $(printf %.0f "$1") | $(pct "$2") | $(spread "$3" "$4") |"
+	done
 	echo
 	echo "Cost of one \`unwind_from_ucontext()\` inside the signal handler, 64 frames deep"
 	echo "(\`tests/fixtures/unwindcost\`, CLOCK_MONOTONIC around the call minus the clock's"
@@ -98,7 +232,8 @@ cost() {
 	echo
 	echo "| build | path | result |"
 	echo "|---|---|---|"
-	echo "| -fno-omit-frame-pointer | frame pointers | $(cost fp) |"
-	echo "| -O2 (no frame pointers) | libunwind | $(cost nofp) |"
-} | sh mk/perfdoc.sh cpuprof
+	echo "| -fno-omit-frame-pointer | frame pointers | $(unwind_cost fp) |"
+	echo "| -O2 (no frame pointers) | libunwind | $(unwind_cost nofp) |"
+} > "$tmp/section"
+sh mk/perfdoc.sh cpuprof < "$tmp/section"
 echo "cpuprof: docs/performance.md updated"

@@ -117,7 +117,10 @@ static void on_sample(int sig, siginfo_t *si, void *uc)
 	} else if (si->si_fd >= 0 && si->si_fd < FD_TABLE) {
 		t = atomic_load_explicit(&by_fd[si->si_fd], memory_order_acquire);
 	}
-	tid = my_tid ? my_tid : (pid_t)syscall(SYS_gettid);
+	/* threads found in /proc/self/task at start never went through the trampoline */
+	if (!my_tid)
+		my_tid = (pid_t)syscall(SYS_gettid);
+	tid = my_tid;
 	if (!t || t->tid != tid)
 		goto out;
 	head = atomic_load_explicit(&t->head, memory_order_relaxed);
