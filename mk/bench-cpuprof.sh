@@ -10,7 +10,8 @@
 #      `reconperf record` and under gperftools' libprofiler; throughput = ops per
 #      CPU-second; also samples against CPU-seconds x Hz and the CPU cost per sample;
 #   3. cpuwork pingpong: two threads passing a byte through pipes (context-switch bound),
-#      which shows what each engine costs per context switch of a sampled thread.
+#      which shows what each engine costs per context switch of a sampled thread;
+#   4. sigcost: the clocks and signals alone (empty handler), per period.
 # CPU time, not wall time: the machine is shared, and the profiler's cost is CPU time.
 # The overhead is 1 - the median over rounds of profiled / unprofiled throughput (paired
 # within a round, so slow drifts of the machine cancel); "spread" is the 25th-75th
@@ -27,10 +28,14 @@ BENCH_DUR=${BENCH_DUR:-1s}
 SCENARIOS=${SCENARIOS:-"noop backup replicaset"}
 GPERF=$(ls /usr/lib/x86_64-linux-gnu/libprofiler.so.0 2>/dev/null || true)
 W=$B/tests/fixtures/cpuwork-nofp
+S=$B/tests/fixtures/sigcost
+SITERS=${SITERS:-300000}
+SHZ=10000
+smodes="none hrtimer perf timer"
 tmp=$(mktemp -d)
 trap '[ -n "${KEEP:-}" ] && echo "kept $tmp" >&2 || rm -rf "$tmp"' EXIT
 
-for f in "$R" "$W" "$B/libreconperf-preload.so"; do
+for f in "$R" "$W" "$S" "$B/libreconperf-preload.so"; do
 	[ -e "$f" ] || { echo "bench-cpuprof: $f is missing: make B=$B all test-bins" >&2; exit 2; }
 done
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -115,6 +120,11 @@ for r in $(seq "$REPS"); do
 		echo "$r $(awk -v o="$1" -v c="$2" 'BEGIN { printf "%.1f", o / c }') $1 $3" \
 			>> "$tmp/pp.$c"
 		[ -s "$tmp/eng.$c" ] || echo "$4" > "$tmp/eng.$c"
+	done
+	for m in $(rotate "$smodes" "$r"); do
+		"$S" "$m" "$SHZ" "$SITERS" |
+			sed -n "s/^mode=[a-z]* cpu_s=\([0-9.]*\) signals=\([0-9]*\)$/$r \1 \2/p" \
+			>> "$tmp/sc.$m"
 	done
 	printf '.' >&2
 done
@@ -224,6 +234,37 @@ unwind_cost() { "$B/tests/fixtures/unwindcost-$1" 64 2000; }
 		[ "$c" = bare ] && continue
 		set -- $(stats "$tmp/pp.bare" "$tmp/pp.$c")
 		echo "| $(label "$c") | $(cat "$tmp/eng.$c") | $(hz_of "$c") | $(printf %.0f "$1") | $(pct "$2") | $(spread "$3" "$4") |"
+	done
+	echo
+	echo "**The mechanisms alone**: \`sigcost MODE $SHZ $SITERS\` (2 threads spinning, an empty"
+	echo "signal handler, no profiler): the extra process CPU over the run without a clock"
+	echo "(median of the per-round differences) per hrtimer period (CPU-s x $SHZ) or per signal."
+	echo
+	echo "| clock per thread | periods or signals | extra CPU | per period |"
+	echo "|---|---|---|---|"
+	sort -k1,1 "$tmp/sc.none" > "$tmp/a"
+	for m in hrtimer perf timer; do
+		sort -k1,1 "$tmp/sc.$m" > "$tmp/b"
+		join "$tmp/a" "$tmp/b" | awk -v m="$m" -v hz="$SHZ" '
+			function srt(v, n,   i, j, t) {
+				for (i = 2; i <= n; i++) {
+					t = v[i]
+					for (j = i - 1; j > 0 && v[j] > t; j--)
+						v[j + 1] = v[j]
+					v[j + 1] = t
+				}
+			}
+			function med(v, n) { return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }
+			{ n++; d[n] = $4 - $2; c[n] = $2; s[n] = $5 }
+			END {
+				srt(d, n); srt(c, n); srt(s, n)
+				p = (m == "hrtimer") ? med(c, n) * hz : med(s, n)
+				what["hrtimer"] = "task-clock perf event, sample period, no signal"
+				what["perf"] = "the same, overflow signal to the thread (perf-task-clock)"
+				what["timer"] = "timer_create CPU-time timer (posix-timer; tick-capped)"
+				printf "| %s | %.0f | %.1f ms | %.1f us |\n", what[m], p, med(d, n) * 1e3,
+					med(d, n) / p * 1e6
+			}'
 	done
 	echo
 	echo "Cost of one \`unwind_from_ucontext()\` inside the signal handler, 64 frames deep"

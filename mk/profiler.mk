@@ -44,9 +44,16 @@ $(B)/tests/fixtures/cpushare-gperf: tests/fixtures/cpushare.c
 	$(Q)$(CC) $(FIXTURE_CFLAGS) -fno-omit-frame-pointer -o $@ $< -lpthread \
 		-Wl,--no-as-needed -lprofiler -Wl,--as-needed
 
-# Benchmark fixtures: cpuwork (a CPU-bound workload) and unwindcost (cost per unwind).
+# Benchmark fixtures: cpuwork (a CPU-bound workload), unwindcost (cost per unwind) and
+# sigcost (what the sampling clocks and signals cost with an empty handler).
 CPU_FIXTURES += $(B)/tests/fixtures/cpuwork-fp $(B)/tests/fixtures/cpuwork-nofp \
-		$(B)/tests/fixtures/unwindcost-fp $(B)/tests/fixtures/unwindcost-nofp
+		$(B)/tests/fixtures/unwindcost-fp $(B)/tests/fixtures/unwindcost-nofp \
+		$(B)/tests/fixtures/sigcost
+
+$(B)/tests/fixtures/sigcost: tests/fixtures/sigcost.c
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(FIXTURE_CFLAGS) -o $@ $< -lpthread
 
 $(B)/tests/fixtures/cpuwork-fp: tests/fixtures/cpuwork.c
 	$(call msg,CC,$@)
