@@ -237,6 +237,48 @@ static bool valid_name(const char *v)
 	return true;
 }
 
+/*
+ * Decodes one UTF-8 sequence at s into *cp and returns its length, or 0 when it is not
+ * well-formed (overlong, surrogate, past U+10FFFF, truncated). A scenario is YAML, and YAML
+ * carries only UTF-8, so a string that is not cannot be written out and read back.
+ */
+static size_t utf8_next(const unsigned char *s, uint32_t *cp)
+{
+	static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
+	size_t n = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3 :
+		   (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+	uint32_t c;
+
+	if (n <= 1) {
+		*cp = s[0];
+		return n;
+	}
+	c = s[0] & (0x7f >> n);
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if (c < min[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+static bool valid_utf8(const char *v)
+{
+	uint32_t cp;
+
+	for (const unsigned char *p = (const unsigned char *)v; *p;) {
+		size_t n = utf8_next(p, &cp);
+
+		if (!n)
+			return false;
+		p += n;
+	}
+	return true;
+}
+
 static int parse_bool(const char *v, bool *out)
 {
 	static const char *const t[] = { "true", "yes", "on", "True", "TRUE", NULL };
@@ -350,6 +392,10 @@ static int sc_apply(struct scenario *sc, const struct sc_key *k, const char *v, 
 		}
 		/* fall through */
 	case T_STRING:
+		if (!valid_utf8(v)) {
+			snprintf(err, errlen, "'%s' must be UTF-8 text", k->key);
+			return -EINVAL;
+		}
 		if (strlen(v) >= k->size) {
 			snprintf(err, errlen, "'%s' must be shorter than %zu bytes, got %zu",
 				 k->key, k->size, strlen(v));
@@ -404,6 +450,10 @@ static int fault_add_param(struct sc_fault *f, const char *k, const char *v, int
 	if (f->nparams >= SC_MAX_FAULT_PARAMS) {
 		snprintf(err, errlen, "fault '%s': more than %d parameters", f->type,
 			 SC_MAX_FAULT_PARAMS);
+		return -EINVAL;
+	}
+	if (!valid_utf8(v)) {
+		snprintf(err, errlen, "fault '%s': value of '%s' must be UTF-8 text", f->type, k);
 		return -EINVAL;
 	}
 	if (strlen(v) >= sizeof(p->val)) {
@@ -830,20 +880,34 @@ int scenario_validate(const struct scenario *sc, char *err, size_t errlen)
 
 /* ---- writer ---- */
 
+/*
+ * A double-quoted YAML scalar. Strings are valid UTF-8 (scenario_set checks); the code
+ * points a YAML reader refuses to see raw (C0 and C1 controls, DEL, the BOM, U+FFFE/FFFF)
+ * are escaped, so what is written reads back as the same bytes.
+ */
 static void yaml_quote(FILE *fp, const char *s)
 {
+	uint32_t cp;
+	size_t n;
+
 	fputc('"', fp);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(fp, "\\%c", *p);
-		else if (*p == '\n')
+	for (const unsigned char *p = (const unsigned char *)s; *p; p += n) {
+		n = utf8_next(p, &cp);
+		if (!n) {		/* not reachable through scenario_set; keep the bytes out */
+			n = 1;
+			fputs("\\uFFFD", fp);
+		} else if (cp == '"' || cp == '\\')
+			fprintf(fp, "\\%c", (int)cp);
+		else if (cp == '\n')
 			fputs("\\n", fp);
-		else if (*p == '\t')
+		else if (cp == '\t')
 			fputs("\\t", fp);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(fp, "\\x%02x", *p);
+		else if (cp < 0x20 || cp == 0x7f)
+			fprintf(fp, "\\x%02x", (unsigned)cp);
+		else if ((cp >= 0x80 && cp <= 0x9f) || cp == 0xfeff || cp == 0xfffe || cp == 0xffff)
+			fprintf(fp, "\\u%04X", (unsigned)cp);
 		else
-			fputc(*p, fp);
+			fwrite(p, 1, n, fp);
 	}
 	fputc('"', fp);
 }

@@ -412,6 +412,30 @@ Test(scenario, write_yaml_round_trips_every_field)
 	round_trip(&sc);
 }
 
+/* Found by fuzz_setspec: a --set string that is not UTF-8 was written as YAML no reader takes. */
+Test(scenario, strings_must_be_utf8_and_odd_code_points_round_trip)
+{
+	struct scenario sc;
+	char err[512];
+
+	scenario_defaults(&sc);
+	cr_assert_neq(scenario_set(&sc, "description", "worklo\x81ad", err, sizeof(err)), 0);
+	cr_assert(strstr(err, "description") && strstr(err, "UTF-8"), "%s", err);
+	cr_assert_neq(scenario_set(&sc, "description", "\xc0\xaf overlong", err, sizeof(err)), 0);
+	cr_assert_neq(scenario_set(&sc, "description", "\xed\xa0\x80 surrogate", err,
+				   sizeof(err)), 0);
+	cr_assert_neq(scenario_set(&sc, "description", "cut \xe2\x82", err, sizeof(err)), 0);
+	cr_assert_neq(scenario_set(&sc, "fault", "conflict:note=\xff", err, sizeof(err)), 0);
+	cr_assert(strstr(err, "note") && strstr(err, "UTF-8"), "%s", err);
+	/* C1 controls, NEL, the BOM, a noncharacter, beside plain multi-byte text */
+	cr_assert_eq(scenario_set(&sc, "description", "\xc2\x81 \xc2\x85 \xef\xbb\xbf "
+				  "\xef\xbf\xbe caf\xc3\xa9 \xf0\x9f\x99\x82 \x01", err,
+				  sizeof(err)), 0, "%s", err);
+	cr_assert_eq(scenario_set(&sc, "fault", "conflict:note=\xc2\x9f\xe2\x82\xac", err,
+				  sizeof(err)), 0, "%s", err);
+	round_trip(&sc);
+}
+
 Test(scenario, embedded_default_loads_and_validates)
 {
 	struct scenario sc;
