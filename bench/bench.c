@@ -3,6 +3,10 @@
 
 #include <ctype.h>
 #include <malloc.h>
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+/* the sanitizer runtime's own count (sanitizer/allocator_interface.h, not shipped with gcc) */
+size_t __sanitizer_get_current_allocated_bytes(void);
+#endif
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -415,11 +419,17 @@ static void instance_totals(struct run *r, struct ctrl_stats *t)
  * set (which also holds what the allocator keeps cached after frees). */
 static void sample_memory(struct bench_point *p)
 {
-	struct mallinfo2 mi = mallinfo2();
 	unsigned long pages = 0, resident = 0;
 	FILE *fp = fopen("/proc/self/statm", "re");
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	/* the sanitizer's allocator owns the heap here; glibc's counters stay near zero */
+	p->heap_bytes = __sanitizer_get_current_allocated_bytes();
+#else
+	struct mallinfo2 mi = mallinfo2();
+
 	p->heap_bytes = (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
+#endif
 	p->rss_bytes = 0;
 	if (fp) {
 		if (fscanf(fp, "%lu %lu", &pages, &resident) == 2)

@@ -324,6 +324,9 @@ Test(bench, gperftools_heap_profile_is_converted_to_pprof, .timeout = 120)
 
 	if (!have_cmd("go") || !file_exists("/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4"))
 		cr_skip_test("needs go and libtcmalloc.so.4");
+#ifdef __SANITIZE_ADDRESS__
+	cr_skip_test("tcmalloc cannot replace ASan's allocator (it must be loaded first)");
+#endif
 	run_sh(&r, "%s bench -q --set workload=noop --objects 200 --duration 500ms "
 		   "--set reconcile.allocs=3 --profiler gperftools --memprofile %s/h.pb.gz "
 		   "-o %s/r.txt", rp_bin(), d, d);
