@@ -215,7 +215,8 @@ int profdiff_run(const struct pprof_profile *base, const struct pprof_profile *n
 			r->cum_share[s] = (double)r->cum[s] / (double)out->total[s];
 		}
 	}
-	qsort(out->rows, out->n, sizeof(*out->rows), cmp_rows);
+	if (out->n)	/* samples without locations leave no rows (and no array) */
+		qsort(out->rows, out->n, sizeof(*out->rows), cmp_rows);
 	return 0;
 }
 

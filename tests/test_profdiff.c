@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -131,6 +132,28 @@ Test(profdiff, flat_and_cum_shares_of_a_known_mix)
 	pprof_free(b);
 	pprof_free(n);
 	files_free(&f);
+}
+
+/* Found by fuzz_pprof: samples that carry no location leave no function rows. */
+Test(profdiff, samples_without_locations_give_no_rows)
+{
+	static const struct stack BARE[] = { { { NULL }, 0, 7 } };
+	struct pprof_profile *p;
+	struct profdiff d;
+	char *dir = tmpdir_new(), path[512], err[256];
+
+	cr_assert(dir);
+	snprintf(path, sizeof(path), "%s/bare.pb.gz", dir);
+	write_profile(path, BARE, 1);
+	cr_assert_eq(pprof_read_file(path, &p, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(profdiff_run(p, p, NULL, &d, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(d.total[0], 7 * 10000000ll);
+	cr_assert_eq(d.n, 0);
+	profdiff_fini(&d);
+	pprof_free(p);
+	unlink(path);
+	rmdir(dir);
+	free(dir);
 }
 
 Test(profdiff, shares_agree_with_go_tool_pprof_top, .timeout = 120)
