@@ -91,6 +91,33 @@ static bool unw_enter_wait(void)
 	return true;
 }
 
+/*
+ * unw_backtrace() keeps a per-thread trace cache whose key destructor (libunwind 1.6) puts
+ * itself back until the last destructor round, as ThreadSanitizer's thread finaliser does;
+ * TSan's key is older, so it ran first and the cache's free then took a mutex through
+ * TSan's interceptor on a thread state already destroyed (a segfault in every exiting
+ * thread that had been unwound). Under TSan a plain unw_step() loop, which keeps nothing
+ * per thread, stands in; like unw_backtrace(), buf[0] is the return address into the
+ * caller.
+ */
+#if defined(__SANITIZE_THREAD__)
+static __attribute__((noinline)) int unw_trace(void **buf, int max)
+{
+	unw_context_t uc;
+	unw_cursor_t c;
+	unw_word_t ip;
+	int n = 0;
+
+	if (unw_getcontext(&uc) < 0 || unw_init_local(&c, &uc) < 0)
+		return 0;
+	while (n < max && unw_step(&c) > 0 && unw_get_reg(&c, UNW_REG_IP, &ip) == 0)
+		buf[n++] = (void *)ip;
+	return n;
+}
+#else
+#define unw_trace unw_backtrace
+#endif
+
 static void *(*real_dlopen)(const char *, int);
 static int (*real_dlclose)(void *);
 static int (*real_dl_iterate_phdr)(int (*)(struct dl_phdr_info *, size_t, void *), void *);
@@ -312,7 +339,7 @@ int unwind_init_thread(void)
 	thread_bounds();
 	/* first call per thread runs pthread_once/pthread_setspecific: never in a handler */
 	if (unw_enter_wait()) {
-		unw_backtrace(warm, 4);
+		unw_trace(warm, 4);
 		unw_leave();
 	}
 	return 0;
@@ -418,8 +445,8 @@ static int unw_walk(uint64_t leaf, uint64_t *pcs, int max)
 
 	if (!unw_enter())
 		return 1;	/* a fork is under way: the leaf only */
-	n = unw_backtrace(buf, max + 32 < (int)(sizeof(buf) / sizeof(buf[0])) ?
-				       max + 32 : (int)(sizeof(buf) / sizeof(buf[0])));
+	n = unw_trace(buf, max + 32 < (int)(sizeof(buf) / sizeof(buf[0])) ?
+				   max + 32 : (int)(sizeof(buf) / sizeof(buf[0])));
 	unw_leave();
 	for (skip = 0; skip < n && (uint64_t)buf[skip] != leaf; skip++)
 		;
@@ -484,7 +511,7 @@ int unwind_here(uint64_t *pcs, int max)
 		pcs[0] = (uint64_t)__builtin_return_address(0);
 		return 1;
 	}
-	n = unw_backtrace(buf, max + 1);
+	n = unw_trace(buf, max + 1);
 	unw_leave();
 	for (int i = 1; i < n; i++)
 		pcs[i - 1] = (uint64_t)buf[i];
