@@ -8,6 +8,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -172,6 +173,9 @@ struct alloc_tls {
 	unsigned gen;			/* sample_gen the countdown was drawn for */
 	int64_t countdown;		/* bytes left before the next sample */
 	uint64_t rng;			/* xorshift64* state */
+#if defined(__SANITIZE_THREAD__)
+	bool tsan_known;		/* TSan has set this thread up: see tsan_ready() */
+#endif
 };
 
 static __thread struct alloc_tls tls __attribute__((tls_model("initial-exec")));
@@ -186,6 +190,59 @@ static pthread_key_t slot_key;
 static bool slot_key_made;
 
 static void slot_release(void *arg);
+
+/*
+ * Under ThreadSanitizer the hooks run in windows where instrumented code must not: a new
+ * thread allocates inside TSan's own thread start (pthread_getattr_np reallocs and frees)
+ * before TSan has set up its state, and an exiting one may free after TSan's last key
+ * destructor has torn that state down. Instrumented code there crashed on TSan's missing
+ * shadow stack (the crash handler then deadlocked in pthread_getattr_np: the hang). So the
+ * hooks count (no instrumented code) but sample and track frees only in a thread marked
+ * known: by alloc_thread_started() from the pthread_create trampoline, or by the
+ * constructor and alloc_prof_start() (instrumented code running proves TSan knows the
+ * thread); the mark goes in the last destructor round, so frees from there on are not
+ * tracked (their blocks stay in use in the profile).
+ */
+#if defined(__SANITIZE_THREAD__)
+static pthread_key_t tsan_key;
+static bool tsan_key_made;
+
+HOOK static inline bool tsan_ready(void)
+{
+	return tls.tsan_known;
+}
+
+static void tsan_mark(void)
+{
+	if (!tls.tsan_known && tsan_key_made && !pthread_setspecific(tsan_key, (void *)1))
+		tls.tsan_known = true;
+}
+
+/* Puts itself back until the last round (TSan's finaliser does the same, and runs first). */
+HOOK static void tsan_unmark(void *arg)
+{
+	uintptr_t round = (uintptr_t)arg;
+
+	if (round < PTHREAD_DESTRUCTOR_ITERATIONS &&
+	    !pthread_setspecific(tsan_key, (void *)(round + 1)))
+		return;
+	tls.tsan_known = false;
+}
+#else
+HOOK static inline bool tsan_ready(void)
+{
+	return true;
+}
+
+static inline void tsan_mark(void)
+{
+}
+#endif
+
+void alloc_thread_started(void)
+{
+	tsan_mark();
+}
 
 /* Slow path, once per thread: take a free slot (or make one) and arrange its release. */
 HOOK static struct alloc_slot *slot_claim(void)
@@ -343,7 +400,7 @@ HOOK __attribute__((always_inline)) static inline void note_alloc(void *p, size_
 		return;
 	if (f & AF_COUNT)
 		count(n);
-	if (!(f & AF_SAMPLE))
+	if (!(f & AF_SAMPLE) || !tsan_ready())
 		return;
 	if (unlikely(tls.gen != __atomic_load_n(&sample_gen, __ATOMIC_RELAXED)))
 		countdown_start();
@@ -357,7 +414,7 @@ HOOK __attribute__((always_inline)) static inline void note_alloc(void *p, size_
 /* Before p goes back to the allocator, with some flag on. */
 HOOK static inline void note_free(void *p)
 {
-	if ((flags() & AF_LIVE) && !tls.depth)
+	if ((flags() & AF_LIVE) && !tls.depth && tsan_ready())
 		heapprof_forget(p);
 }
 
@@ -588,6 +645,7 @@ int alloc_prof_start(const struct alloc_prof_opts *opts)
 
 	if (flags() & AF_SAMPLE)
 		return -EBUSY;
+	tsan_mark();
 	tls.depth++;
 	rc = heapprof_init();
 	if (!rc)
@@ -732,4 +790,8 @@ static void atfork_child(void)
 __attribute__((constructor)) static void alloc_init(void)
 {
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+#if defined(__SANITIZE_THREAD__)
+	tsan_key_made = !pthread_key_create(&tsan_key, tsan_unmark);
+	tsan_mark();	/* the main thread: TSan set it up before any constructor ran */
+#endif
 }

@@ -54,6 +54,12 @@ struct alloc_prof_opts {
 	uint64_t seed;		/* 0 = from the clock; fixed seeds make runs repeatable */
 };
 
+/*
+ * The calling thread has just started (the pthread_create trampoline calls it). Only
+ * ThreadSanitizer builds need to know: until then the hooks sample nothing in that thread.
+ */
+void alloc_thread_started(void);
+
 /* Starts sampling (and counting). Stacks come from profiler/unwind.h. -EBUSY if running. */
 int alloc_prof_start(const struct alloc_prof_opts *opts);
 /* Stops sampling new blocks; frees of sampled blocks are still tracked (in-use stays right). */

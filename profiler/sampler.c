@@ -8,6 +8,7 @@
  * and checks that the record belongs to the running thread.
  */
 #include "profiler/sampler.h"
+#include "profiler/alloc.h"
 #include "profiler/pprof.h"
 #include "profiler/unwind.h"
 
@@ -697,6 +698,9 @@ static void *trampoline(void *p)
 
 	free(p);
 	my_tid = (pid_t)syscall(SYS_gettid);
+#if defined(__SANITIZE_THREAD__)
+	alloc_thread_started();
+#endif
 	sampler_register_self();
 	return tr.fn(tr.arg);
 }
@@ -707,8 +711,11 @@ int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *
 	int rc;
 
 	resolve_pthread_create();
+	/* under TSan every thread takes the trampoline: see alloc_thread_started() */
+#if !defined(__SANITIZE_THREAD__)
 	if (!atomic_load(&S.running))
 		return real_pthread_create(th, attr, fn, arg);
+#endif
 	tr = malloc(sizeof(*tr));
 	if (!tr)
 		return EAGAIN;
