@@ -3,10 +3,18 @@
 # inheritable arena cannot be mapped beside TSan's shadow memory), so the threaded modules
 # are exercised through the TSan-built binary itself: scenarios that drive the workqueue
 # (both kinds), store, informers, controller, fault injector, restarts and a competing
-# controller instance. Any report fails. The profilers are not run here: TSan takes over
-# signal delivery and the allocator, which a signal-driven sampler and a malloc interposer
-# cannot share with it (the sampler's thread start deadlocks inside TSan's pthread_create
-# interceptor); they are checked under ASan+UBSan and by their own stress tests.
+# controller instance; then runs with the profilers on: the CPU sampler (signal handler,
+# per-thread rings, collector, pthread_create trampoline; POSIX timers at 100 Hz, perf
+# events at 1000 Hz where the kernel allows), the allocation sampler (malloc interposer
+# forwarding to TSan's allocator, heap buckets and live set fed from every thread), and
+# both at once while restarts start and end threads. Any report fails; a profile must be a
+# whole gzip file that our reader turns into stacks through the bench's threads. Every run
+# has a watchdog: a hang inside TSan's runtime ignores SIGTERM.
+#
+# Under TSan a sample signal that lands while the thread is in TSan's runtime is delivered
+# later, at the next interceptor, with the context it interrupted: such a sample keeps its
+# leaf only (the unwinder cannot reach that context from the later stack). Heap frees in a
+# thread's last key-destructor round are not tracked (alloc.c, tsan_ready()).
 set -u
 B=${1:-build/tsan}
 R="$B/reconperf"
@@ -15,8 +23,30 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
 pass=0
+# profile_ok FILE [SAMPLE_INDEX]: a whole gzip file that reads back into stacks, one of them
+# through a thread the bench started
+profile_ok() {
+	gzip -t "$1" 2>>"$tmp/log" &&
+		"$R" convert "$1" --to folded ${2:+--sample-index "$2"} -o "$tmp/folded" \
+			>>"$tmp/log" 2>&1 &&
+		grep -q ';trampoline;' "$tmp/folded" ||
+		{ echo "tsan: $1: not a profile with the bench's threads in it" >>"$tmp/log"; false; }
+}
+# every profile the arguments ask for (heap profiles by allocated bytes: in use may be none)
+profiles_ok() {
+	opt=
+	for a in "$@"; do
+		case $opt in
+		--cpuprofile) profile_ok "$a" || return ;;
+		--memprofile) profile_ok "$a" alloc_space || return ;;
+		esac
+		opt=$a
+	done
+}
 run() {
-	if "$R" bench -q "$@" -o "$tmp/out" >"$tmp/log" 2>&1; then
+	rm -f "$tmp"/*.pb.gz	# a profile an earlier run left proves nothing
+	if timeout -s KILL 300 "$R" bench -q "$@" -o "$tmp/out" >"$tmp/log" 2>&1 &&
+	   profiles_ok "$@"; then
 		pass=$((pass + 1))
 	else
 		fail=$((fail + 1))
@@ -36,5 +66,14 @@ run --set workload=backup --objects 200 --set params.list=index --duration 1s \
 run --set workload=rollout --objects 200 --duration 1s --fault status_tamper:rate=20 \
 	--fault api_error:kind=throttle,retry_after=1ms --fault api_latency:dist=fixed,value=1ms
 run scenarios/faults.yaml --objects 300 --duration 3s
+cpu=$tmp/cpu.pb.gz
+mem=$tmp/mem.pb.gz
+run scenarios/noop.yaml --duration 1s --cpuprofile "$cpu"
+run scenarios/noop.yaml --duration 1s --hz 1000 --cpuprofile "$cpu"
+# a small mean, so that the workers' own allocations are sampled too
+run scenarios/noop.yaml --duration 1s --set reconcile.allocs=3 --mem-rate 4KiB --memprofile "$mem"
+run --set workload=replicaset --objects 200 --duration 2s --set churn.updates=200 \
+	--set churn.creates=20 --set churn.deletes=20 --fault restart:every=300ms --workers 4 \
+	--hz 1000 --cpuprofile "$cpu" --mem-rate 4KiB --memprofile "$mem"
 echo "tsan: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
