@@ -12,6 +12,10 @@
 #                     runs every seed and every input of build/fuzz/corpus-NAME through them
 #                     (also the way to rerun a crash file: build/fuzz-replay/fuzz_NAME FILE).
 FUZZ_TIME  ?= 30
+# FUZZ_RUNS=N runs each target for N executions instead of FUZZ_TIME seconds (the long runs
+# recorded in docs/testing.md: make fuzz FUZZ_RUNS=10000000).
+FUZZ_RUNS  ?=
+FUZZ_LIMIT  = $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS),-max_total_time=$(FUZZ_TIME))
 FUZZ_SAN   := fuzzer-no-link,address,undefined
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_LIBS   = $(PKG_LIBS) -lpthread -lm -ldl
@@ -35,8 +39,8 @@ fuzz: deps fuzz-build
 	@set -e; for n in $(FUZZ_NAMES); do \
 		mkdir -p build/fuzz/corpus-$$n; \
 		$(FUZZ_SEEDS); \
-		echo "== fuzz_$$n ($(FUZZ_TIME)s)"; \
-		build/fuzz/fuzz_$$n -max_total_time=$(FUZZ_TIME) -timeout=25 \
+		echo "== fuzz_$$n ($(FUZZ_LIMIT))"; \
+		build/fuzz/fuzz_$$n $(FUZZ_LIMIT) -timeout=25 \
 			-print_final_stats=1 \
 			-artifact_prefix=build/fuzz/ build/fuzz/corpus-$$n $$seeds 2>&1 | \
 			grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|crash-|timeout-' \
