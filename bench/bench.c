@@ -3,10 +3,6 @@
 
 #include <ctype.h>
 #include <malloc.h>
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-/* the sanitizer runtime's own count (sanitizer/allocator_interface.h, not shipped with gcc) */
-size_t __sanitizer_get_current_allocated_bytes(void);
-#endif
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -414,6 +410,11 @@ static void instance_totals(struct run *r, struct ctrl_stats *t)
 }
 
 /* ---- the time-series sampler ---- */
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+/* the sanitizer runtime's own count (sanitizer/allocator_interface.h, not shipped with gcc) */
+size_t __sanitizer_get_current_allocated_bytes(void);
+#endif
 
 /* Memory of the whole process: malloc's live bytes (what a leak grows) and the resident
  * set (which also holds what the allocator keeps cached after frees). */

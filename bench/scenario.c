@@ -19,6 +19,7 @@
 
 #include "bench/scenario.h"
 #include "common/units.h"
+#include "common/utf8.h"
 
 /* From $(B)/gen/scenario_default.c (mk/scenario.mk): scenarios/default.yaml's bytes. */
 extern const char scenario_default_yaml[];
@@ -237,48 +238,6 @@ static bool valid_name(const char *v)
 	return true;
 }
 
-/*
- * Decodes one UTF-8 sequence at s into *cp and returns its length, or 0 when it is not
- * well-formed (overlong, surrogate, past U+10FFFF, truncated). A scenario is YAML, and YAML
- * carries only UTF-8, so a string that is not cannot be written out and read back.
- */
-static size_t utf8_next(const unsigned char *s, uint32_t *cp)
-{
-	static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
-	size_t n = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3 :
-		   (s[0] & 0xf8) == 0xf0 ? 4 : 0;
-	uint32_t c;
-
-	if (n <= 1) {
-		*cp = s[0];
-		return n;
-	}
-	c = s[0] & (0x7f >> n);
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if (c < min[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
-static bool valid_utf8(const char *v)
-{
-	uint32_t cp;
-
-	for (const unsigned char *p = (const unsigned char *)v; *p;) {
-		size_t n = utf8_next(p, &cp);
-
-		if (!n)
-			return false;
-		p += n;
-	}
-	return true;
-}
-
 static int parse_bool(const char *v, bool *out)
 {
 	static const char *const t[] = { "true", "yes", "on", "True", "TRUE", NULL };
@@ -392,7 +351,7 @@ static int sc_apply(struct scenario *sc, const struct sc_key *k, const char *v, 
 		}
 		/* fall through */
 	case T_STRING:
-		if (!valid_utf8(v)) {
+		if (!utf8_valid(v)) {
 			snprintf(err, errlen, "'%s' must be UTF-8 text", k->key);
 			return -EINVAL;
 		}
@@ -452,7 +411,7 @@ static int fault_add_param(struct sc_fault *f, const char *k, const char *v, int
 			 SC_MAX_FAULT_PARAMS);
 		return -EINVAL;
 	}
-	if (!valid_utf8(v)) {
+	if (!utf8_valid(v)) {
 		snprintf(err, errlen, "fault '%s': value of '%s' must be UTF-8 text", f->type, k);
 		return -EINVAL;
 	}
@@ -887,12 +846,13 @@ int scenario_validate(const struct scenario *sc, char *err, size_t errlen)
  */
 static void yaml_quote(FILE *fp, const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s;
+	size_t left = strlen(s), n;
 	uint32_t cp;
-	size_t n;
 
 	fputc('"', fp);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p += n) {
-		n = utf8_next(p, &cp);
+	for (; left; p += n, left -= n) {
+		n = utf8_decode(p, left, &cp);
 		if (!n) {		/* not reachable through scenario_set; keep the bytes out */
 			n = 1;
 			fputs("\\uFFFD", fp);

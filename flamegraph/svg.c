@@ -1,5 +1,6 @@
 /* svg — see svg.h. */
 #include "flamegraph/svg.h"
+#include "common/utf8.h"
 
 #include <errno.h>
 #include <math.h>
@@ -193,38 +194,12 @@ static struct rgb diff_colour(double delta, double maxabs)
 	return (struct rgb){ 255, 255, 255 };
 }
 
-/* Length of a valid UTF-8 sequence at s (1..4), or 0 when the bytes are not valid UTF-8. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t k;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		k = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		k = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		k = 4;
-	else
-		return 0;
-	if (k > n)
-		return 0;
-	for (size_t i = 1; i < k; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if (k == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0)))
-		return 0;
-	if (k == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90)))
-		return 0;
-	return k;
-}
-
 /* Writes s as XML text or attribute content: escaped, invalid bytes and controls as '?'. */
 static void xml_put(FILE *fp, const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, k;
+	uint32_t cp;
 
 	while (i < len) {
 		switch (p[i]) {
@@ -234,7 +209,7 @@ static void xml_put(FILE *fp, const char *s, size_t len)
 		case '"': fputs("&quot;", fp); i++; continue;
 		default: break;
 		}
-		k = utf8_len(p + i, len - i);
+		k = utf8_decode(p + i, len - i, &cp);
 		if (!k || (p[i] < 0x20 && p[i] != '\t')) {
 			fputc('?', fp);
 			i++;

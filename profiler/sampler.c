@@ -698,9 +698,7 @@ static void *trampoline(void *p)
 
 	free(p);
 	my_tid = (pid_t)syscall(SYS_gettid);
-#if defined(__SANITIZE_THREAD__)
-	alloc_thread_started();
-#endif
+	alloc_thread_started();	/* TSan builds: the heap sampler may sample here now */
 	sampler_register_self();
 	return tr.fn(tr.arg);
 }

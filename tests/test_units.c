@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include "common/units.h"
 #include "common/afile.h"
+#include "common/utf8.h"
 #include "tests/util.h"
 
 /* Inline strings: Criterion re-executes the binary, so pointers into it do not survive. */
@@ -99,4 +100,40 @@ Test(afile, full_disk_is_an_error_not_a_truncation)
 		cr_skip_test("no /dev/full");
 	/* A directory we cannot create a temp file in fails at open. */
 	cr_assert_lt(afile_open("/nonexistent-dir/x", &af), 0);
+}
+
+Test(utf8, decodes_every_length_and_refuses_what_is_not_utf8)
+{
+	static const struct {
+		const char *s;
+		size_t len;
+		uint32_t cp;
+	} ok[] = {
+		{ "A", 1, 0x41 }, { "\x7f", 1, 0x7f }, { "\xc2\x80", 2, 0x80 },
+		{ "\xdf\xbf", 2, 0x7ff }, { "\xe0\xa0\x80", 3, 0x800 },
+		{ "\xed\x9f\xbf", 3, 0xd7ff }, { "\xee\x80\x80", 3, 0xe000 },
+		{ "\xef\xbf\xbf", 3, 0xffff }, { "\xf0\x90\x80\x80", 4, 0x10000 },
+		{ "\xf4\x8f\xbf\xbf", 4, 0x10ffff },
+	};
+	static const char *const bad[] = {
+		"\x80", "\xbf", "\xc0\x80", "\xc1\xbf", "\xe0\x9f\xbf", "\xed\xa0\x80",
+		"\xed\xbf\xbf", "\xf0\x8f\xbf\xbf", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80",
+		"\xff", "\xc2", "\xe2\x82", "\xc2\x41",
+	};
+	uint32_t cp;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		cr_assert_eq(utf8_decode((const unsigned char *)ok[i].s, strlen(ok[i].s), &cp),
+			     ok[i].len, "case %zu", i);
+		cr_assert_eq(cp, ok[i].cp, "case %zu: U+%04X", i, (unsigned)cp);
+		cr_assert(utf8_valid(ok[i].s));
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(utf8_decode((const unsigned char *)bad[i], strlen(bad[i]), &cp), 0,
+			     "bad case %zu", i);
+		cr_assert(!utf8_valid(bad[i]), "bad case %zu", i);
+	}
+	/* a sequence longer than the bytes said to be there */
+	cr_assert_eq(utf8_decode((const unsigned char *)"\xe2\x82\xac", 2, &cp), 0);
+	cr_assert(utf8_valid("plain caf\xc3\xa9 \xf0\x9f\x99\x82"));
 }
