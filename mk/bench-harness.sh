@@ -13,7 +13,16 @@ load=$(cut -d' ' -f1 /proc/loadavg)
 med() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 field() { jq -r "[.scenarios[] | $1] | .[]" "$2"; }
 
-"$R" bench -q scenarios/noop.yaml --repeat "$REPS" --format json -o "$tmp/noop.json"
+# The queue-fed no-op bench, each run followed by the same measurement with a Go queue of
+# client-go's algorithm and metrics (tests/perf_go), so that the ratio of the medians compares
+# runs taken side by side on this machine, whose speed drifts by 2x within an hour.
+sh mk/gobase.sh "$B"
+for i in $(seq "$REPS"); do
+	"$R" bench -q scenarios/noop.yaml --format json -o "$tmp/noop$i.json"
+	"$B/wqbase" throughput --workers 2 --keys 10000 --ms 3000 --metrics on
+done | sed -n 's/.*items_per_s=\([0-9.]*\).*/\1/p' > "$tmp/go"
+jq -s '{scenarios: [.[].scenarios[]]}' "$tmp"/noop[0-9]*.json > "$tmp/noop.json"
+g_rate=$(med < "$tmp/go")
 q_rate=$(field .reconcile.per_second "$tmp/noop.json" | med)
 q_harn=$(field .harness_ns_per_reconcile "$tmp/noop.json" | med)
 q_p99=$(field .reconcile.latency_ns.p99 "$tmp/noop.json" | med)
@@ -22,15 +31,6 @@ runs() { field .reconcile.per_second "$1" | sort -g | awk '{printf "%s%.0f", (NR
 cpu_per() { jq -r '.scenarios[] | .cpu_ns / .reconcile.count' "$1" | med; }
 q_runs=$(runs "$tmp/noop.json")
 q_cpu=$(cpu_per "$tmp/noop.json")
-# The same queue-fed measurement with a Go queue of client-go's algorithm and metrics
-# (tests/perf_go), right after, for a same-machine ratio.
-g_rate=""
-if sh mk/gobase.sh "$B"; then
-	for i in $(seq "$REPS"); do
-		"$B/wqbase" throughput --workers 2 --keys 10000 --ms 3000 --metrics on
-	done | sed -n 's/.*items_per_s=\([0-9.]*\).*/\1/p' > "$tmp/go"
-	g_rate=$(med < "$tmp/go")
-fi
 
 "$R" bench -q scenarios/noop-e2e.yaml --repeat "$REPS" --format json -o "$tmp/e2e.json"
 e_rate=$(field .reconcile.per_second "$tmp/e2e.json" | med)
@@ -77,8 +77,8 @@ end to end; compare the medians below with them.
 
 | measurement | command | median |
 |---|---|---|
-| queue-fed no-op reconciles/s, 2 workers, metrics and histograms on | \`reconperf bench scenarios/noop.yaml --repeat $REPS\` | $(fmt "$q_rate") /s |
-$( [ -n "$g_rate" ] && echo "| the same with the Go baseline (client-go's queue algorithm and Prometheus metrics; mk/gobase.sh), and reconperf's multiple of it | \`$B/wqbase throughput --workers 2 --keys 10000 --ms 3000\`, $REPS runs | $(fmt "$g_rate") /s; reconperf $(awk "BEGIN{printf \"%.2f\", $q_rate/$g_rate}")x (target 3 M/s = 2.2x client-go's 1.35 M/s) |")
+| queue-fed no-op reconciles/s, 2 workers, metrics and histograms on | \`reconperf bench scenarios/noop.yaml\`, $REPS runs | $(fmt "$q_rate") /s |
+| the same with the Go baseline (client-go's queue algorithm and Prometheus metrics; mk/gobase.sh), each run right after one of reconperf's, and reconperf's multiple of it | \`$B/wqbase throughput --workers 2 --keys 10000 --ms 3000\` | $(fmt "$g_rate") /s; reconperf $(awk "BEGIN{printf \"%.2f\", $q_rate/$g_rate}")x (target 3 M/s = 2.2x client-go's 1.35 M/s) |
 | harness ns per reconcile (the queue's Get timestamp → its Done timestamp, minus the reconcile; docs/bench.md) | same | $(fmt "$q_harn") ns |
 | reconcile p99 in that run | same | $(fmt "$q_p99") ns |
 | process CPU per reconcile (all threads, producer included) | same | $(fmt "$q_cpu") ns |

@@ -108,6 +108,9 @@ type queue struct {
 	shuttingDown bool
 	m            *metrics
 	stop         chan struct{}
+	// len(items), kept for the producer to read without the lock, as perf_queue's
+	// producer reads the queue's depth (client-go's Len takes the lock)
+	depth atomic.Int64
 }
 
 func newQueue(m *metrics) *queue {
@@ -150,13 +153,8 @@ func (q *queue) Add(item string) {
 		return
 	}
 	q.items = append(q.items, item)
+	q.depth.Store(int64(len(q.items)))
 	q.cond.Signal()
-}
-
-func (q *queue) Len() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.items)
 }
 
 func (q *queue) Get() (string, bool) {
@@ -171,6 +169,7 @@ func (q *queue) Get() (string, bool) {
 	item := q.items[0]
 	q.items[0] = ""
 	q.items = q.items[1:]
+	q.depth.Store(int64(len(q.items)))
 	if q.m != nil {
 		q.m.get(item)
 	}
@@ -188,6 +187,7 @@ func (q *queue) Done(item string) {
 	delete(q.processing, item)
 	if _, ok := q.dirty[item]; ok {
 		q.items = append(q.items, item)
+		q.depth.Store(int64(len(q.items)))
 		q.cond.Signal()
 	}
 }
@@ -220,11 +220,6 @@ func keys(n int) []string {
 	return k
 }
 
-func median(v []float64) float64 {
-	sort.Float64s(v)
-	return v[(len(v)-1)/2]
-}
-
 func cycle(reps, ops, nkeys int, withMetrics bool) {
 	runtime.LockOSThread()
 	k := keys(nkeys)
@@ -246,12 +241,12 @@ func cycle(reps, ops, nkeys int, withMetrics bool) {
 		cpu = append(cpu, float64(c1-c0)/float64(ops))
 		q.ShutDown()
 	}
-	w, c := append([]float64(nil), wall...), append([]float64(nil), cpu...)
-	sort.Float64s(w)
-	sort.Float64s(c)
+	sort.Float64s(wall)
+	sort.Float64s(cpu)
+	mid := (reps - 1) / 2
 	fmt.Printf("mode=cycle kind=go-clientgo metrics=%s keys=%d ops=%d reps=%d ns_min=%.1f "+
 		"ns_median=%.1f cpu_ns_min=%.1f cpu_ns_median=%.1f\n", onoff(withMetrics), nkeys, ops,
-		reps, w[0], median(wall), c[0], median(cpu))
+		reps, wall[0], wall[mid], cpu[0], cpu[mid])
 }
 
 func throughput(workers, nkeys, ms int, withMetrics, spin bool) {
@@ -284,8 +279,8 @@ func throughput(workers, nkeys, ms int, withMetrics, spin bool) {
 	}
 	go func() {
 		for i := 0; !stop.Load(); i++ {
-			if !spin && q.Len() >= nkeys-nkeys/64 {
-				for q.Len() > nkeys/2 && !stop.Load() {
+			if !spin && q.depth.Load() >= int64(nkeys-nkeys/64) {
+				for q.depth.Load() > int64(nkeys/2) && !stop.Load() {
 					time.Sleep(50 * time.Microsecond)
 				}
 			}
