@@ -177,6 +177,31 @@ Test(bpf_probe, times_nested_recursive_calls_each_on_their_own)
 	run_result_fini(&r);
 }
 
+/* Calls that leave by longjmp never return: each leaves a frame behind. Before frames were
+ * matched by stack pointer, 32 of them filled the thread's stack and no later call was
+ * timed. A concurrent probe of the same function by another session lost returns the
+ * same way on this kernel. */
+Test(bpf_probe, calls_left_by_longjmp_do_not_spoil_later_calls)
+{
+	struct run_result r;
+	char *dir, out[4200];
+
+	need_bpf();
+	dir = tmpdir_new();
+	snprintf(out, sizeof(out), "%s/p.json", dir);
+	run_sh(&r, T_PROBE " --func rp_fixture_jumper --format json -o %s -- %s jump 100 50",
+	       rp_bin(), out, fixture);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert(strstr(r.out, "fixture count 50"), "fixture: %s", r.out);
+	cJSON *root = load_json(out), *p = probe_of(root, "rp_fixture_jumper");
+	cr_assert_eq(num(p, "count", NULL), 50, "count %g, unmatched %g",
+		     num(p, "count", NULL), num(p, "unmatched", NULL));
+	cr_assert_eq(num(p, "unmatched", NULL), 100, "each call left by longjmp is one missed");
+	cJSON_Delete(root);
+	run_result_fini(&r);
+	free(dir);
+}
+
 Test(bpf_probe, probes_a_shared_library_function_by_lib_colon_symbol)
 {
 	struct run_result r;

@@ -6,7 +6,9 @@
  *
  * Each attachment carries a BPF cookie = probe index. Per thread a stack of frames (depth
  * counter + frames[]) pairs each return with its entry, so nested and recursive calls are
- * timed each on their own. The sched_switch program only touches threads that have a call
+ * timed each on their own; a function's frames carry its entry stack pointer, so frames
+ * whose return was lost (longjmp, exceptions) are dropped, not paired with later returns
+ * (see drop_stale). The sched_switch program only touches threads that have a call
  * in flight: it stamps the switch-out time and adds the gap to the thread's off-CPU total
  * at switch-in; a call's off-CPU time is that total's growth between entry and return.
  *
@@ -87,7 +89,49 @@ static __always_inline void record(__u32 probe, __u64 ns, __u64 off, __u64 runq)
 	}
 }
 
-static __always_inline void enter(__u32 probe)
+/*
+ * A function probe's frames carry the stack pointer at entry, so that a return the kernel
+ * never reported (longjmp, an exception, a uretprobe lost to the kernel) cannot leave a
+ * stale frame that every later return of the thread would be paired with. On x86-64 the
+ * return pops the return address: a call that entered with sp returns with sp + 8.
+ */
+#ifdef __TARGET_ARCH_x86
+#define RET_SP_ADJ 8
+#else
+#define RET_SP_ADJ 0
+#endif
+
+/* The thread's frame on top of its stack, or NULL when none is kept (depth 0 or past
+ * MAX_DEPTH). */
+static __always_inline struct rp_lat_frame *top(struct rp_lat_thread *t)
+{
+	__u32 d = t->depth;
+
+	if (d == 0 || d > RP_LAT_MAX_DEPTH)
+		return NULL;
+	return &t->frames[(d - 1) & (RP_LAT_MAX_DEPTH - 1)];
+}
+
+/* Drops the frames of function calls that cannot still be running: at an entry with stack
+ * pointer sp, those that entered at sp or above it (a live caller is above: its sp is
+ * higher); at a return, those that entered below the returning call (deeper calls whose
+ * return was lost). Each dropped frame counts as missed. */
+static __always_inline void drop_stale(struct rp_lat_thread *t, __u64 sp, bool at_entry)
+{
+	for (int i = 0; i < RP_LAT_MAX_DEPTH; i++) {
+		struct rp_lat_frame *f = top(t);
+
+		if (!f || !f->sp)
+			return;
+		if (at_entry ? f->sp > sp : f->sp + RET_SP_ADJ >= sp)
+			return;
+		__sync_fetch_and_add(&stats[f->probe & (RP_LAT_MAX_PROBES - 1)].missed, 1);
+		t->depth--;
+	}
+}
+
+/* sp: the stack pointer at a function's entry, 0 for a USDT start. */
+static __always_inline void enter(__u32 probe, __u64 sp)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct rp_lat_thread *t = bpf_map_lookup_elem(&threads, &tid);
@@ -107,33 +151,51 @@ static __always_inline void enter(__u32 probe)
 		if (!t)
 			return;
 	}
+	if (sp)
+		drop_stale(t, sp, true);
 	__u32 d = t->depth++;
 	if (d >= RP_LAT_MAX_DEPTH)
 		return;
 	struct rp_lat_frame *f = &t->frames[d & (RP_LAT_MAX_DEPTH - 1)];
 	f->probe = probe;
+	f->sp = sp;
 	f->off_at_entry = t->off_ns;
 	f->runq_at_entry = t->runq_ns;
 	f->start_ns = bpf_ktime_get_ns();	/* last: exclude our own bookkeeping */
 }
 
-static __always_inline void leave(__u32 probe)
+/* sp: the stack pointer after a function's return, 0 for a USDT end. */
+static __always_inline void leave(__u32 probe, __u64 sp)
 {
 	__u64 now = bpf_ktime_get_ns();
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct rp_lat_thread *t = bpf_map_lookup_elem(&threads, &tid);
 	__u32 p = probe & (RP_LAT_MAX_PROBES - 1);
+	struct rp_lat_frame *f;
 
 	if (!t || t->depth == 0) {	/* the call began before we attached */
 		__sync_fetch_and_add(&stats[p].missed, 1);
 		return;
+	}
+	if (sp) {
+		drop_stale(t, sp, false);
+		f = top(t);
+		/* A return from above the top frame: its entry was never seen; keep the frame. */
+		if (f && f->sp && f->sp + RET_SP_ADJ != sp) {
+			__sync_fetch_and_add(&stats[p].missed, 1);
+			return;
+		}
+		if (t->depth == 0) {
+			__sync_fetch_and_add(&stats[p].missed, 1);
+			return;
+		}
 	}
 	__u32 d = --t->depth;
 	if (d >= RP_LAT_MAX_DEPTH) {
 		__sync_fetch_and_add(&stats[p].missed, 1);
 		return;
 	}
-	struct rp_lat_frame *f = &t->frames[d & (RP_LAT_MAX_DEPTH - 1)];
+	f = &t->frames[d & (RP_LAT_MAX_DEPTH - 1)];
 	if (f->probe != probe) {	/* an entry or return was lost (longjmp, exception) */
 		__sync_fetch_and_add(&stats[p].missed, 1);
 		return;
@@ -145,14 +207,14 @@ static __always_inline void leave(__u32 probe)
 SEC("uprobe")
 int BPF_KPROBE(rp_lat_entry)
 {
-	enter((__u32)bpf_get_attach_cookie(ctx));
+	enter((__u32)bpf_get_attach_cookie(ctx), PT_REGS_SP(ctx));
 	return 0;
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(rp_lat_return)
 {
-	leave((__u32)bpf_get_attach_cookie(ctx));
+	leave((__u32)bpf_get_attach_cookie(ctx), PT_REGS_SP(ctx));
 	return 0;
 }
 
@@ -160,7 +222,7 @@ int BPF_KRETPROBE(rp_lat_return)
 SEC("usdt")
 int BPF_USDT(rp_usdt_start, void *controller, void *key)
 {
-	enter((__u32)bpf_usdt_cookie(ctx));
+	enter((__u32)bpf_usdt_cookie(ctx), 0);
 	return 0;
 }
 
@@ -168,7 +230,7 @@ int BPF_USDT(rp_usdt_start, void *controller, void *key)
 SEC("usdt")
 int BPF_USDT(rp_usdt_end, void *controller, void *key, int result)
 {
-	leave((__u32)bpf_usdt_cookie(ctx));
+	leave((__u32)bpf_usdt_cookie(ctx), 0);
 	return 0;
 }
 

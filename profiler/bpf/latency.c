@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 _Static_assert(sizeof(struct rp_lat_stats) == 64, "rp_lat_stats is shared with BPF");
-_Static_assert(sizeof(struct rp_lat_frame) == 32, "rp_lat_frame is shared with BPF");
-_Static_assert(sizeof(struct rp_lat_thread) == 32 + 32 * RP_LAT_MAX_DEPTH,
+_Static_assert(sizeof(struct rp_lat_frame) == 40, "rp_lat_frame is shared with BPF");
+_Static_assert(sizeof(struct rp_lat_thread) == 32 + 40 * RP_LAT_MAX_DEPTH,
 	       "rp_lat_thread is shared with BPF");
 _Static_assert(RP_LAT_SUB_BITS == HIST_SUB_BITS, "kernel buckets are bench/hist.h buckets");
 _Static_assert((RP_LAT_MAX_PROBES & (RP_LAT_MAX_PROBES - 1)) == 0, "a power of two");

@@ -38,7 +38,7 @@ struct rp_lat_stats {
 	__u64 max_ns;
 	__u64 offcpu_ns;	/* off-CPU time inside calls (needs the sched_switch program) */
 	__u64 runq_ns;		/* of offcpu_ns: preempted, waiting while runnable */
-	__u64 missed;		/* unmatched returns, calls deeper than MAX_DEPTH */
+	__u64 missed;		/* unmatched returns, lost returns, calls deeper than MAX_DEPTH */
 	__u64 pad[2];
 };
 
@@ -47,6 +47,7 @@ struct rp_lat_frame {
 	__u64 start_ns;
 	__u64 off_at_entry;	/* thread's off_ns when the call began */
 	__u64 runq_at_entry;
+	__u64 sp;		/* stack pointer at a function's entry; 0 for USDT pairs */
 	__u32 probe;
 	__u32 pad;
 };
