@@ -12,14 +12,23 @@
 
 struct opending;
 
+/*
+ * One object. Primaries keep only a reference to their latest stored version: unpacking
+ * every commit into a per-object copy touched a dozen cold cache lines under the store
+ * lock; a primary is unpacked into the oracle's scratch copy when it is evaluated. Owned
+ * objects keep an unpacked copy as well, since the workload's check reads children as
+ * objects, and through their owner's kids array.
+ */
 struct entry {
-	struct obj obj;
+	struct objv *v;		/* the latest committed version (a reference) */
 	bool primary;
 	bool converged;		/* primaries only */
 	uint64_t converged_at;	/* primaries: last return to converged */
 	struct opending *pend;	/* primaries: perturbations of this object, newest first */
-	struct entry **kids;	/* primaries: owned objects seen */
+	struct obj **kids;	/* primaries: owned objects seen (their kid copies) */
 	size_t nkids, capkids;
+	size_t size;		/* bytes of this allocation */
+	struct obj kid[];	/* owned objects only: v unpacked */
 };
 
 struct pending {
@@ -46,6 +55,7 @@ struct oracle {
 	struct pending *pend;
 	size_t npend, cappend;
 	size_t bytes;
+	struct obj scratch;		/* a primary being evaluated (under mu) */
 };
 
 uint64_t oracle_now_ns(void)
@@ -85,7 +95,9 @@ static void entry_free(struct entry *e)
 		next = op->next;
 		free(op);
 	}
-	obj_fini(&e->obj);
+	if (!e->primary)
+		obj_fini(e->kid);
+	objv_unref(e->v);
 	free(e->kids);
 	free(e);
 }
@@ -109,8 +121,13 @@ void oracle_free(struct oracle *o)
 
 static bool evaluate(struct oracle *o, struct entry *p, char *why, size_t len)
 {
-	return o->wl->converged(o->env, &p->obj, (const struct obj *const *)p->kids, p->nkids,
-				why, len);
+	bool ok;
+
+	objv_unpack(p->v, &o->scratch);
+	ok = o->wl->converged(o->env, &o->scratch, (const struct obj *const *)p->kids, p->nkids,
+			      why, len);
+	obj_fini(&o->scratch);
+	return ok;
 }
 
 static void resolve_pending(struct oracle *o, uint64_t now)
@@ -152,7 +169,7 @@ static void settle(struct oracle *o, struct entry *p)
 	}
 }
 
-static void kid_remove(struct entry *p, struct entry *k)
+static void kid_remove(struct entry *p, struct obj *k)
 {
 	for (size_t i = 0; i < p->nkids; i++) {
 		if (p->kids[i] == k) {
@@ -162,11 +179,11 @@ static void kid_remove(struct entry *p, struct entry *k)
 	}
 }
 
-static int kid_add(struct entry *p, struct entry *k)
+static int kid_add(struct entry *p, struct obj *k)
 {
 	if (p->nkids == p->capkids) {
 		size_t cap = p->capkids ? p->capkids * 2 : 4;
-		struct entry **v = realloc(p->kids, cap * sizeof(*v));
+		struct obj **v = realloc(p->kids, cap * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
 		p->kids = v;
@@ -187,81 +204,78 @@ static void on_delete(struct oracle *o, struct entry *e)
 		}
 		/* Children outlive their owner until the garbage collector removes them. */
 		for (size_t i = 0; i < e->nkids; i++)
-			e->kids[i]->obj.owner_uid = 0;
-	} else if (e->obj.owner_uid) {
-		struct entry *p = u64map_get(&o->objs, e->obj.owner_uid);
-		if (p) {
-			kid_remove(p, e);
+			e->kids[i]->owner_uid = 0;
+	} else if (e->kid->owner_uid) {
+		struct entry *p = u64map_get(&o->objs, e->kid->owner_uid);
+		if (p && p->primary) {
+			kid_remove(p, e->kid);
 			settle(o, p);
 		}
 	}
-	o->bytes -= sizeof(*e);
+	o->bytes -= e->size;
 	entry_free(e);
 }
 
-/* One committed change, given as an unpacked object (ob) or a stored version (v). */
-static void on_commit(struct oracle *o, enum watch_type type, const struct obj *ob,
-		      const struct objv *v)
+/* One committed change: v is the stored version (the store keeps it alive while it is
+ * current; the oracle takes its own reference). */
+static void on_commit(struct oracle *o, enum watch_type type, const struct objv *v)
 {
-	uint64_t uid = ob ? ob->uid : v->uid;
-	struct entry *e;
+	struct entry *e, *p;
 
 	pthread_mutex_lock(&o->mu);
-	e = u64map_get(&o->objs, uid);
+	e = u64map_get(&o->objs, v->uid);
 	if (type == WATCH_DELETED) {
 		if (e) {
-			u64map_del(&o->objs, uid);
+			u64map_del(&o->objs, v->uid);
 			on_delete(o, e);
 		}
 		goto out;
 	}
 	if (!e) {
-		e = calloc(1, sizeof(*e));
-		if (!e || u64map_put(&o->objs, uid, e)) {
+		bool primary = strcmp(objv_kind(v), o->wl->kind) == 0;
+		size_t size = sizeof(*e) + (primary ? 0 : sizeof(struct obj));
+
+		e = calloc(1, size);
+		if (!e || u64map_put(&o->objs, v->uid, e)) {
 			free(e);
 			goto out;	/* out of memory: the object stays unknown */
 		}
-		o->bytes += sizeof(*e);
-		if (ob)
-			obj_copy(&e->obj, ob);
-		else
-			objv_unpack(v, &e->obj);
-		e->primary = strcmp(e->obj.kind, o->wl->kind) == 0;
-		if (e->primary) {
+		o->bytes += size;
+		e->size = size;
+		e->primary = primary;
+		e->v = objv_ref((struct objv *)v);	/* refcounts change through const */
+		if (primary) {
 			o->primaries++;
 			e->converged = true;	/* settle() below counts it if it is not */
-		} else if (e->obj.owner_uid) {
-			struct entry *p = u64map_get(&o->objs, e->obj.owner_uid);
-			if (p)
-				kid_add(p, e);
+		} else {
+			objv_unpack(v, e->kid);
+			if (e->kid->owner_uid && (p = u64map_get(&o->objs, e->kid->owner_uid)) &&
+			    p->primary)
+				kid_add(p, e->kid);
 		}
 	} else {
-		obj_fini(&e->obj);
-		if (ob)
-			obj_copy(&e->obj, ob);
-		else
-			objv_unpack(v, &e->obj);
+		objv_unref(e->v);
+		e->v = objv_ref((struct objv *)v);
+		if (!e->primary) {
+			obj_fini(e->kid);
+			objv_unpack(v, e->kid);
+		}
 	}
 	if (e->primary) {
 		settle(o, e);
-	} else if (e->obj.owner_uid) {
-		struct entry *p = u64map_get(&o->objs, e->obj.owner_uid);
-		if (p)
+	} else if (e->kid->owner_uid) {
+		p = u64map_get(&o->objs, e->kid->owner_uid);
+		if (p && p->primary)
 			settle(o, p);
 	}
 out:
 	pthread_mutex_unlock(&o->mu);
 }
 
-void oracle_on_commit(void *arg, const struct watch_event *ev)
-{
-	on_commit(arg, ev->type, &ev->obj, NULL);
-}
-
 void oracle_on_commit_v(void *arg, enum watch_type type, uint64_t rv, const struct objv *v)
 {
 	(void)rv;
-	on_commit(arg, type, NULL, v);
+	on_commit(arg, type, v);
 }
 
 void oracle_perturb(struct oracle *o, int tag, oracle_resolved_fn fn, void *arg)
@@ -294,8 +308,8 @@ void oracle_perturb_obj(struct oracle *o, uint64_t uid, int tag, oracle_resolved
 	pthread_mutex_lock(&o->mu);
 	op->p = (struct pending){ tag, oracle_now_ns(), fn, arg };
 	e = u64map_get(&o->objs, uid);
-	if (e && !e->primary && e->obj.owner_uid)
-		e = u64map_get(&o->objs, e->obj.owner_uid);
+	if (e && !e->primary && e->kid->owner_uid)
+		e = u64map_get(&o->objs, e->kid->owner_uid);
 	if (!e || !e->primary) {
 		fn(arg, tag, 0);	/* nothing of the workload's: nothing to converge */
 		pthread_mutex_unlock(&o->mu);	/* fn runs under the lock, as oracle.h says */
@@ -398,8 +412,8 @@ int oracle_stuck(struct oracle *o, struct bench_stuck **out, size_t *n, size_t m
 			struct entry *e = val;
 			if (!e->primary || e->converged)
 				continue;
-			snprintf(v[cnt].key, sizeof(v[cnt].key), "%.20s/%.40s/%.90s", e->obj.kind, e->obj.ns,
-				 e->obj.name);
+			snprintf(v[cnt].key, sizeof(v[cnt].key), "%.20s/%.40s/%.90s", objv_kind(e->v),
+				 objv_ns(e->v), objv_name(e->v));
 			evaluate(o, e, v[cnt].reason, sizeof(v[cnt].reason));
 			cnt++;
 		}

@@ -2,7 +2,7 @@
  * oracle — knows the desired state of every object and says when the world has converged.
  *
  * It sees every committed change of the store through the store's commit hook (in revision
- * order, under the store lock), keeps its own copy of every object, and re-evaluates the
+ * order, under the store lock), keeps every object's latest version, and re-evaluates the
  * workload's predicate for the primary object that a change touches (the object itself, or
  * its owner). It counts unconverged primaries; the moment that count returns to zero is the
  * convergence time of every perturbation still pending.
@@ -33,10 +33,7 @@ typedef void (*oracle_resolved_fn)(void *arg, int tag, uint64_t converge_ns);
 int oracle_new(const struct workload *wl, const struct wl_env *env, struct oracle **out);
 void oracle_free(struct oracle *o);
 
-/* The store commit hook (a store_commit_fn); arg is the oracle. */
-void oracle_on_commit(void *arg, const struct watch_event *ev);
-/* The same as a store_commit_v_fn: the stored version is unpacked once, straight into the
- * oracle's copy (what bench uses). */
+/* The store commit hook (a store_commit_v_fn); arg is the oracle. */
 void oracle_on_commit_v(void *arg, enum watch_type type, uint64_t rv, const struct objv *v);
 
 /* Marks a perturbation at now; fn(arg, tag, ns) fires when the world is converged again. */
