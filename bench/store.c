@@ -831,6 +831,7 @@ struct store *store_new(const struct store_opts *o)
 {
 	struct store *s = calloc(1, sizeof(*s));
 	pthread_condattr_t ca;
+	pthread_mutexattr_t ma;
 	uint64_t cap = 1;
 
 	if (!s)
@@ -851,7 +852,13 @@ struct store *store_new(const struct store_opts *o)
 	s->first_rv = 1;
 	s->free_ent = NONE;
 	atomic_init(&s->bytes, 0);
-	pthread_mutex_init(&s->mu, NULL);
+	/* Adaptive: a writer spins briefly before sleeping. The lock is held for a commit (a
+	 * few hundred ns); in noop-e2e, halved the context switches (142k -> 70k per run,
+	 * median of 6) with the same throughput within this host's noise. */
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+	pthread_mutex_init(&s->mu, &ma);
+	pthread_mutexattr_destroy(&ma);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->cond, &ca);
