@@ -786,8 +786,8 @@ static void run_cleanup(struct run *r)
 	faults_free(r->faults);
 	if (r->store)
 		store_set_commit_hook(r->store, NULL, NULL);
+	oracle_free(r->oracle);	/* first: it holds stored versions, which count in the store */
 	store_free(r->store);
-	oracle_free(r->oracle);
 	client_free(r->env.client);
 	free(r->env.rng);
 	free(r->acc);
