@@ -107,19 +107,21 @@ static uint64_t cpu_ns(void)
 	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
 }
 
-/* ---- informer handlers: map events to keys, as controller-runtime's handlers do ---- */
+/* ---- informer handlers: map events to keys, as controller-runtime's handlers do ----
+ * They take the cached versions (no unpack per event): they read only uid, generation and
+ * the owner reference. */
 
-static void prim_add(void *arg, const struct obj *o, bool initial)
+static void prim_add(void *arg, const struct objv *v, bool initial)
 {
 	struct instance *in = arg;
 
 	if (initial)
-		wq_add_priority(in->q, o->uid, -100);
+		wq_add_priority(in->q, v->uid, -100);
 	else
-		wq_add(in->q, o->uid);
+		wq_add(in->q, v->uid);
 }
 
-static void prim_update(void *arg, const struct obj *old, const struct obj *cur)
+static void prim_update(void *arg, const struct objv *old, const struct objv *cur)
 {
 	struct instance *in = arg;
 
@@ -129,24 +131,24 @@ static void prim_update(void *arg, const struct obj *old, const struct obj *cur)
 	wq_add(in->q, cur->uid);
 }
 
-static void prim_delete(void *arg, const struct obj *o, bool tombstone)
+static void prim_delete(void *arg, const struct objv *v, bool tombstone)
 {
 	struct instance *in = arg;
 
 	(void)tombstone;
-	wq_add(in->q, o->uid);
+	wq_add(in->q, v->uid);
 }
 
-static void child_add(void *arg, const struct obj *o, bool initial)
+static void child_add(void *arg, const struct objv *v, bool initial)
 {
 	struct instance *in = arg;
 
 	(void)initial;
-	if (o->owner_uid)
-		wq_add(in->q, o->owner_uid);
+	if (v->owner_uid)
+		wq_add(in->q, v->owner_uid);
 }
 
-static void child_update(void *arg, const struct obj *old, const struct obj *cur)
+static void child_update(void *arg, const struct objv *old, const struct objv *cur)
 {
 	struct instance *in = arg;
 
@@ -156,9 +158,9 @@ static void child_update(void *arg, const struct obj *old, const struct obj *cur
 		wq_add(in->q, old->owner_uid);
 }
 
-static void child_delete(void *arg, const struct obj *o, bool tombstone)
+static void child_delete(void *arg, const struct objv *v, bool tombstone)
 {
-	child_add(arg, o, tombstone);
+	child_add(arg, v, tombstone);
 }
 
 /* ---- the reconcile wrapper: exact allocation counts around the workload ---- */
@@ -259,13 +261,17 @@ static int instance_start(struct run *r, struct instance *in, bool hooks, char *
 		struct informer_opts io = { .kind = r->wl->kind, .resync_ns = sc->resync_ns,
 					    .backoff_min_ns = 10000000ull,
 					    .backoff_max_ns = 1000000000ull };
-		struct informer_handler ph = { prim_add, prim_update, prim_delete, in };
+		struct informer_handler ph = { .arg = in, .on_add_v = prim_add,
+					       .on_update_v = prim_update,
+					       .on_delete_v = prim_delete };
 
 		in->prim = informer_new(r->store, &io);
 		if (!in->prim || informer_add_handler(in->prim, &ph))
 			return -ENOMEM;
 		if (r->wl->child_kind) {
-			struct informer_handler ch = { child_add, child_update, child_delete, in };
+			struct informer_handler ch = { .arg = in, .on_add_v = child_add,
+						       .on_update_v = child_update,
+						       .on_delete_v = child_delete };
 			io.kind = r->wl->child_kind;
 			in->child = informer_new(r->store, &io);
 			if (!in->child || informer_add_handler(in->child, &ch))

@@ -74,7 +74,8 @@ struct informer {
 	char kind[24];
 	struct informer_handler h[INFORMER_MAX_HANDLERS];
 	int nh;
-	bool want_old, want_obj;
+	bool want_old, want_obj;	/* unpack old and new objects for handlers or indexes */
+	bool want_update;		/* some handler takes updates */
 	struct iindex ix[INFORMER_MAX_INDEXES];
 	int nix;
 
@@ -390,25 +391,37 @@ static struct objv *cache_remove(struct informer *inf, uint32_t e)
 
 /* ---- handlers ---- */
 
-static void emit_add(struct informer *inf, const struct obj *o, bool initial)
+static void emit_add(struct informer *inf, const struct obj *o, const struct objv *v,
+		     bool initial)
 {
-	for (int i = 0; i < inf->nh; i++)
+	for (int i = 0; i < inf->nh; i++) {
 		if (inf->h[i].on_add)
 			inf->h[i].on_add(inf->h[i].arg, o, initial);
+		if (inf->h[i].on_add_v)
+			inf->h[i].on_add_v(inf->h[i].arg, v, initial);
+	}
 }
 
-static void emit_update(struct informer *inf, const struct obj *old, const struct obj *cur)
+static void emit_update(struct informer *inf, const struct obj *old, const struct obj *cur,
+			const struct objv *oldv, const struct objv *curv)
 {
-	for (int i = 0; i < inf->nh; i++)
+	for (int i = 0; i < inf->nh; i++) {
 		if (inf->h[i].on_update)
 			inf->h[i].on_update(inf->h[i].arg, old, cur);
+		if (inf->h[i].on_update_v)
+			inf->h[i].on_update_v(inf->h[i].arg, oldv, curv);
+	}
 }
 
-static void emit_delete(struct informer *inf, const struct obj *o, bool tombstone)
+static void emit_delete(struct informer *inf, const struct obj *o, const struct objv *v,
+			bool tombstone)
 {
-	for (int i = 0; i < inf->nh; i++)
+	for (int i = 0; i < inf->nh; i++) {
 		if (inf->h[i].on_delete)
 			inf->h[i].on_delete(inf->h[i].arg, o, tombstone);
+		if (inf->h[i].on_delete_v)
+			inf->h[i].on_delete_v(inf->h[i].arg, v, tombstone);
+	}
 }
 
 /* ---- the processor ---- */
@@ -418,13 +431,15 @@ static void remove_entry(struct informer *inf, uint32_t e, bool tombstone, const
 {
 	struct objv *old = cache_remove(inf, e);
 
-	if (inf->nh) {	/* inf->old: upsert may hold the new object in inf->cur */
+	if (inf->want_obj) {	/* inf->old: upsert may hold the new object in inf->cur */
 		objv_unpack(ev ? ev : old, &inf->old);
 		if (ev)
 			inf->old.rv = inf->old.deletion_rv = rv;
-		emit_delete(inf, &inf->old, tombstone);
-		obj_fini(&inf->old);
 	}
+	if (inf->nh)
+		emit_delete(inf, &inf->old, ev ? ev : old, tombstone);
+	if (inf->want_obj)
+		obj_fini(&inf->old);
 	objv_unref(old);
 }
 
@@ -447,16 +462,17 @@ static void upsert(struct informer *inf, struct objv *v, bool initial)
 		if (cache_add(inf, v, iv)) {
 			objv_unref(v);	/* out of memory: the next relist retries */
 		} else if (inf->nh) {
-			emit_add(inf, &inf->cur, initial);
+			emit_add(inf, &inf->cur, v, initial);
 		}
 	} else {
 		struct objv *old = cache_replace(inf, e, v, iv);
 
-		if (inf->want_old) {
+		if (inf->want_old)
 			objv_unpack(old, &inf->old);
-			emit_update(inf, &inf->old, &inf->cur);
+		if (inf->want_update)
+			emit_update(inf, &inf->old, &inf->cur, old, v);
+		if (inf->want_old)
 			obj_fini(&inf->old);
-		}
 		objv_unref(old);
 	}
 	if (inf->want_obj)
@@ -496,15 +512,17 @@ static void process_replace(struct informer *inf, struct replace *r)
 
 static void resync(struct informer *inf)
 {
-	if (!inf->want_old)
+	if (!inf->want_update)
 		return;
 	/* The processor is the only writer, so the cache cannot change under this walk. */
 	for (uint32_t e = 0; e < inf->nent; e++) {
 		if (!inf->ent[e].v)
 			continue;
-		objv_unpack(inf->ent[e].v, &inf->cur);
-		emit_update(inf, &inf->cur, &inf->cur);
-		obj_fini(&inf->cur);
+		if (inf->want_old)
+			objv_unpack(inf->ent[e].v, &inf->cur);
+		emit_update(inf, &inf->cur, &inf->cur, inf->ent[e].v, inf->ent[e].v);
+		if (inf->want_old)
+			obj_fini(&inf->cur);
 	}
 }
 
@@ -825,8 +843,9 @@ int informer_add_handler(struct informer *inf, const struct informer_handler *h)
 	if (inf->nh == INFORMER_MAX_HANDLERS)
 		return -ENOSPC;
 	inf->h[inf->nh++] = *h;
-	inf->want_obj = true;
+	inf->want_obj |= h->on_add || h->on_update || h->on_delete;
 	inf->want_old |= h->on_update != NULL;
+	inf->want_update |= h->on_update || h->on_update_v;
 	return 0;
 }
 

@@ -27,7 +27,7 @@
  * add_handler only before informer_start. informer_stop joins both threads.
  *
  * Cost: one watch event costs a few hash probes, one write-lock, two unpacks (old and new)
- * when handlers want them, and the handler calls; cached objects are the store's own
+ * when handlers want objects (none for _v handlers), and the handler calls; cached objects are the store's own
  * immutable versions (shared references), so the cache adds only its tables and indexes.
  */
 #ifndef RECONPERF_INFORMER_H
@@ -46,12 +46,21 @@
 
 struct informer;
 
-/* The objects passed are valid only during the call (obj_copy to keep one). */
+/*
+ * The objects passed are valid only during the call (obj_copy to keep one). A handler may
+ * instead take the cached versions themselves (the _v calls, read with obj.h's objv
+ * accessors; objv_ref to keep one): they cost no unpack, and when no handler and no index
+ * wants objects the processor unpacks nothing. For a delete, v is the deleted version (its
+ * rv is that of its last change, not of the deletion).
+ */
 struct informer_handler {
 	void (*on_add)(void *arg, const struct obj *o, bool initial_list);
 	void (*on_update)(void *arg, const struct obj *old, const struct obj *cur);
 	void (*on_delete)(void *arg, const struct obj *o, bool tombstone);
 	void *arg;
+	void (*on_add_v)(void *arg, const struct objv *v, bool initial_list);
+	void (*on_update_v)(void *arg, const struct objv *old, const struct objv *cur);
+	void (*on_delete_v)(void *arg, const struct objv *v, bool tombstone);
 };
 
 /* Writes up to max index values (NUL-terminated, < 64 bytes) and returns how many. */

@@ -223,6 +223,91 @@ Test(informer, delivers_each_keys_events_in_order_exactly_once, .timeout = 60)
 	store_free(s);
 }
 
+/* Handlers that take the cached versions (the _v calls) record the same fields. */
+static void rec_push_v(struct recorder *h, int type, bool flag, const struct objv *v,
+		       uint64_t old_rv)
+{
+	struct obj o;
+
+	objv_unpack(v, &o);
+	rec_push(h, type, flag, &o, old_rv);
+	obj_fini(&o);
+}
+
+static void on_add_v(void *arg, const struct objv *v, bool initial)
+{
+	rec_push_v(arg, EV_ADD, initial, v, 0);
+}
+
+static void on_update_v(void *arg, const struct objv *old, const struct objv *cur)
+{
+	rec_push_v(arg, EV_UPDATE, false, cur, old->rv);
+}
+
+static void on_delete_v(void *arg, const struct objv *v, bool tombstone)
+{
+	rec_push_v(arg, EV_DELETE, tombstone, v, 0);
+}
+
+/* The same events, in the same order, to object handlers and version handlers, on an
+ * informer that has both and on one with version handlers only (which unpacks nothing). */
+Test(informer, version_handlers_see_what_object_handlers_see, .timeout = 60)
+{
+	struct store *s = store_new(NULL);
+	struct informer *both = mkinf(s, 0), *vonly = mkinf(s, 0);
+	struct recorder h __attribute__((cleanup(recorder_fini)));
+	struct recorder hv __attribute__((cleanup(recorder_fini)));
+	struct recorder hv2 __attribute__((cleanup(recorder_fini)));
+	struct obj o[3];
+
+	recorder_init(&h, both);
+	memset(&hv, 0, sizeof(hv));
+	memset(&hv2, 0, sizeof(hv2));
+	pthread_mutex_init(&hv.mu, NULL);
+	pthread_mutex_init(&hv2.mu, NULL);
+	struct informer_handler v1 = { .arg = &hv, .on_add_v = on_add_v,
+				       .on_update_v = on_update_v, .on_delete_v = on_delete_v };
+	struct informer_handler v2 = v1;
+	v2.arg = &hv2;
+	cr_assert_eq(informer_add_handler(both, &v1), 0);
+	cr_assert_eq(informer_add_handler(vonly, &v2), 0);
+	o[0] = create(s, "a", NULL);	/* before the start: the initial list */
+	cr_assert_eq(informer_start(both), 0);
+	cr_assert_eq(informer_start(vonly), 0);
+	cr_assert_eq(informer_wait_synced(both, WAIT), 0);
+	cr_assert_eq(informer_wait_synced(vonly, WAIT), 0);
+	o[1] = create(s, "b", NULL);
+	o[2] = create(s, "c", NULL);
+	for (int i = 1; i <= 30; i++) {
+		o[i % 3].spec[0] = i;
+		cr_assert_eq(store_update(s, &o[i % 3]), 0);
+	}
+	cr_assert_eq(store_delete(s, "Backup", "ns", "b", 0), 0);
+	sync_to(both, s);
+	sync_to(vonly, s);
+	cr_assert_eq(h.n, 3 + 30 + 1);
+	cr_assert_eq(count(&h, EV_ADD, true, "a"), 1);
+	cr_assert_eq(count(&h, EV_DELETE, false, "b"), 1);
+	for (struct recorder *x = &hv; x; x = x == &hv ? &hv2 : NULL) {
+		cr_assert_eq(x->n, h.n);
+		for (size_t i = 0; i < h.n; i++) {
+			cr_assert_eq(x->r[i].type, h.r[i].type, "event %zu", i);
+			cr_assert_eq(x->r[i].flag, h.r[i].flag, "event %zu", i);
+			cr_assert_eq(x->r[i].uid, h.r[i].uid, "event %zu", i);
+			cr_assert_eq(x->r[i].old_rv, h.r[i].old_rv, "event %zu", i);
+			cr_assert_eq(x->r[i].spec0, h.r[i].spec0, "event %zu", i);
+			cr_assert_str_eq(x->r[i].name, h.r[i].name, "event %zu", i);
+			if (h.r[i].type != EV_DELETE)	/* a delete's object carries its rv */
+				cr_assert_eq(x->r[i].rv, h.r[i].rv, "event %zu", i);
+		}
+	}
+	informer_free(both);
+	informer_free(vonly);
+	for (int k = 0; k < 3; k++)
+		obj_fini(&o[k]);
+	store_free(s);
+}
+
 /* A fault hook that holds the informer's watch request until the test releases it. */
 struct gate {
 	pthread_mutex_t mu;
