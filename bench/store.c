@@ -54,6 +54,11 @@ struct store {
 	uint64_t revision, first_rv;	/* history holds revisions first_rv..revision */
 
 	atomic_llong bytes;		/* every version this store made that is still alive */
+	/* History versions a commit dropped, unreferenced by the committing thread after it
+	 * unlocks: the oldest version is long out of every cache, and touching it (often to
+	 * free it) under the lock made every writer wait for that miss. */
+	struct objv *dead[32];
+	unsigned ndead;
 
 	store_commit_fn commit_fn;
 	store_commit_v_fn commit_v_fn;
@@ -187,13 +192,27 @@ static void drop_oldest(struct store *s)
 	s->first_rv++;
 }
 
+/* Drops the oldest history entry; its version is unreferenced at the next unlock_wake. */
+static void drop_oldest_deferred(struct store *s)
+{
+	struct hent *h = &s->ring[s->first_rv & s->ring_mask];
+
+	if (s->ndead == sizeof(s->dead) / sizeof(s->dead[0])) {
+		drop_oldest(s);
+		return;
+	}
+	s->dead[s->ndead++] = h->v;
+	h->v = NULL;
+	s->first_rv++;
+}
+
 static void commit(struct store *s, enum watch_type type, struct objv *v)
 {
 	uint64_t rv = ++s->revision;
 	struct hent *h = &s->ring[rv & s->ring_mask];
 
 	while (rv - s->first_rv + 1 > s->history)
-		drop_oldest(s);	/* first: rv - history may share rv's slot */
+		drop_oldest_deferred(s);	/* first: rv - history may share rv's slot */
 	h->v = objv_ref(v);
 	h->type = type;
 	if (s->commit_v_fn)
@@ -234,11 +253,19 @@ static bool wake_due(struct store *s)
 	return false;
 }
 
+/* Every path that commits unlocks through here. */
 static void unlock_wake(struct store *s, bool wake)
 {
+	struct objv *dead[sizeof(s->dead) / sizeof(s->dead[0])];
+	unsigned n = s->ndead;
+
+	memcpy(dead, s->dead, n * sizeof(dead[0]));
+	s->ndead = 0;
 	pthread_mutex_unlock(&s->mu);
 	if (wake)
 		pthread_cond_broadcast(&s->cond);
+	for (unsigned i = 0; i < n; i++)
+		objv_unref(dead[i]);
 }
 
 /* ---- garbage collection ---- */
