@@ -1,5 +1,6 @@
-/* informer — reflector, delta queue, indexer cache and handlers. See informer.h. */
-#include "bench/informer.h"
+/* informer — reflector, delta queue, processor, handlers and the public calls; the indexer
+ * cache and its indexes are in informer_cache.c. See informer.h. */
+#include "bench/informer_int.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -8,112 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "bench/idtab.h"
-
-#define NONE UINT32_MAX
 #define WATCH_BATCH 256
 #define VERY_SHORT_WATCH_NS 1000000000ull
-
-enum { D_REPLACE = 16 };	/* beside enum watch_type and WATCH_BOOKMARK */
-
-struct replace {		/* a list result travelling through the delta queue */
-	size_t n;
-	struct objv **v;
-};
-
-struct delta {
-	uint64_t rv;
-	union {
-		struct objv *v;		/* watch events */
-		struct replace *r;	/* D_REPLACE */
-	};
-	uint32_t type;
-};
-
-struct dq {
-	struct delta *a;
-	size_t n, cap;
-};
-
-struct ient {			/* one cached object */
-	struct objv *v;		/* NULL when free */
-	uint64_t uid;
-	uint32_t hash;		/* v->name_hash */
-	uint32_t mark;		/* relist epoch that saw it */
-	uint32_t mine;		/* its index memberships (node list); or the next free entry */
-};
-
-struct ival {			/* one value of one secondary index */
-	char val[64];
-	uint32_t hash;
-	uint32_t head;		/* member nodes; or the next free value */
-	uint32_t count;
-};
-
-struct inode {			/* entry ent has value val in index idx */
-	uint32_t ent, val, prev, next, mine;
-	uint32_t idx;
-};
-
-struct iindex {
-	char name[32];
-	informer_index_fn fn;
-	struct idtab by_val;
-	struct ival *v;
-	uint32_t nv, cap, free;
-};
-
-struct ivals {			/* index values computed for one object */
-	int n[INFORMER_MAX_INDEXES];
-	char v[INFORMER_MAX_INDEXES][INFORMER_MAX_INDEX_VALUES][64];
-};
-
-struct informer {
-	struct store *s;
-	struct informer_opts o;
-	char kind[24];
-	struct informer_handler h[INFORMER_MAX_HANDLERS];
-	int nh;
-	bool want_old, want_obj;	/* unpack old and new objects for handlers or indexes */
-	bool want_update;		/* some handler takes updates */
-	struct iindex ix[INFORMER_MAX_INDEXES];
-	int nix;
-
-	/* cache: written by the processor under rw (write), read by anyone under rw (read) */
-	pthread_rwlock_t rw;
-	struct ient *ent;
-	uint32_t nent, cap_ent, free_ent;
-	size_t nobj;
-	struct idtab by_uid, by_name;
-	struct inode *node;
-	uint32_t nnode, cap_node, free_node;
-	uint32_t epoch;
-
-	/* delta queue: reflector -> processor */
-	pthread_mutex_t qmu;
-	pthread_cond_t qcond;
-	struct dq q;
-
-	/* reflector control: the current watch, backoff, stop */
-	pthread_mutex_t rmu;
-	pthread_cond_t rcond;
-	struct store_watch *w;
-	uint64_t backoff_cur, backoff_start, rng;
-
-	/* progress, for waiters */
-	pthread_mutex_t smu;
-	pthread_cond_t scond;
-	atomic_uint nwait;
-	atomic_ullong last_rv;
-	atomic_bool synced, stopping;
-	atomic_ullong relists, rewatches;
-
-	pthread_t reflector, processor;
-	bool started, joined;
-
-	struct obj cur, old;	/* processor scratch */
-	struct ivals ivals;
-};
 
 static uint64_t now_ns(void)
 {
@@ -137,256 +34,6 @@ static void cond_init(pthread_cond_t *c)
 	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
 	pthread_cond_init(c, &a);
 	pthread_condattr_destroy(&a);
-}
-
-/* ---- cache lookups (callers hold rw, or are the processor) ---- */
-
-static uint32_t find_uid(const struct informer *inf, uint64_t uid)
-{
-	uint32_t h = idtab_uid_hash(uid), e;
-	uint64_t i;
-
-	idtab_foreach(&inf->by_uid, h, i, e)
-		if (inf->ent[e].uid == uid)
-			return e;
-	return NONE;
-}
-
-static uint32_t find_name(const struct informer *inf, const char *ns, const char *name)
-{
-	uint32_t h = obj_name_hash(inf->kind, ns, name), e;
-	uint64_t i;
-
-	idtab_foreach(&inf->by_name, h, i, e)
-		if (objv_is(inf->ent[e].v, h, inf->kind, ns, name))
-			return e;
-	return NONE;
-}
-
-static uint32_t val_hash(const char *val)
-{
-	return obj_name_hash("", "", val);
-}
-
-static uint32_t find_val(const struct iindex *x, const char *val)
-{
-	uint32_t h = val_hash(val), id;
-	uint64_t i;
-
-	idtab_foreach(&x->by_val, h, i, id)
-		if (!strcmp(x->v[id].val, val))
-			return id;
-	return NONE;
-}
-
-/* ---- secondary indexes (processor, under the write lock) ---- */
-
-static int compute_vals(struct informer *inf, const struct obj *o, struct ivals *iv)
-{
-	for (int i = 0; i < inf->nix; i++) {
-		int n = inf->ix[i].fn(o, iv->v[i], INFORMER_MAX_INDEX_VALUES);
-
-		iv->n[i] = n < 0 ? 0 : n > INFORMER_MAX_INDEX_VALUES ? INFORMER_MAX_INDEX_VALUES : n;
-		for (int j = 0; j < iv->n[i]; j++)
-			iv->v[i][j][63] = 0;
-	}
-	return 0;
-}
-
-static bool has_member(const struct informer *inf, uint32_t e, uint32_t idx, const char *val)
-{
-	for (uint32_t n = inf->ent[e].mine; n != NONE; n = inf->node[n].mine)
-		if (inf->node[n].idx == idx && !strcmp(inf->ix[idx].v[inf->node[n].val].val, val))
-			return true;
-	return false;
-}
-
-static bool same_members(const struct informer *inf, uint32_t e, const struct ivals *iv)
-{
-	int want = 0, have = 0;
-
-	for (uint32_t n = inf->ent[e].mine; n != NONE; n = inf->node[n].mine)
-		have++;
-	for (int i = 0; i < inf->nix; i++) {
-		want += iv->n[i];
-		for (int j = 0; j < iv->n[i]; j++)
-			if (!has_member(inf, e, (uint32_t)i, iv->v[i][j]))
-				return false;
-	}
-	return want == have;
-}
-
-static void unlink_members(struct informer *inf, uint32_t e)
-{
-	uint32_t n = inf->ent[e].mine, next;
-
-	for (; n != NONE; n = next) {
-		struct inode *d = &inf->node[n];
-		struct iindex *x = &inf->ix[d->idx];
-		struct ival *v = &x->v[d->val];
-
-		next = d->mine;
-		if (d->prev != NONE)
-			inf->node[d->prev].next = d->next;
-		else
-			v->head = d->next;
-		if (d->next != NONE)
-			inf->node[d->next].prev = d->prev;
-		if (--v->count == 0) {
-			idtab_del(&x->by_val, v->hash, d->val);
-			v->head = x->free;
-			x->free = d->val;
-		}
-		d->mine = inf->free_node;
-		inf->free_node = n;
-	}
-	inf->ent[e].mine = NONE;
-}
-
-static int grow(void **arr, uint32_t *cap, size_t elem, uint32_t want)
-{
-	uint32_t c = *cap ? *cap : 64;
-	void *p;
-
-	if (want <= *cap)
-		return 0;
-	while (c < want)
-		c *= 2;
-	p = realloc(*arr, (size_t)c * elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = c;
-	return 0;
-}
-
-static uint32_t value_get(struct iindex *x, const char *val)
-{
-	uint32_t id = find_val(x, val);
-
-	if (id != NONE)
-		return id;
-	if (idtab_reserve(&x->by_val, x->by_val.n + 1))
-		return NONE;
-	if (x->free != NONE) {
-		id = x->free;
-		x->free = x->v[id].head;
-	} else {
-		if (grow((void **)&x->v, &x->cap, sizeof(*x->v), x->nv + 1))
-			return NONE;
-		id = x->nv++;
-	}
-	snprintf(x->v[id].val, sizeof(x->v[id].val), "%s", val);
-	x->v[id].hash = val_hash(val);
-	x->v[id].head = NONE;
-	x->v[id].count = 0;
-	idtab_put(&x->by_val, x->v[id].hash, id);
-	return id;
-}
-
-/* Best effort on ENOMEM: the object stays cached, only missing from an index. */
-static void link_members(struct informer *inf, uint32_t e, const struct ivals *iv)
-{
-	for (int i = 0; i < inf->nix; i++) {
-		struct iindex *x = &inf->ix[i];
-
-		for (int j = 0; j < iv->n[i]; j++) {
-			uint32_t val, n;
-
-			if (has_member(inf, e, (uint32_t)i, iv->v[i][j]))
-				continue;	/* duplicate value from the index function */
-			val = value_get(x, iv->v[i][j]);
-			if (val == NONE)
-				return;
-			if (inf->free_node != NONE) {
-				n = inf->free_node;
-				inf->free_node = inf->node[n].mine;
-			} else {
-				if (grow((void **)&inf->node, &inf->cap_node, sizeof(*inf->node),
-					 inf->nnode + 1))
-					return;
-				n = inf->nnode++;
-			}
-			inf->node[n] = (struct inode){ .ent = e, .val = val, .prev = NONE,
-						       .next = x->v[val].head, .mine = inf->ent[e].mine,
-						       .idx = (uint32_t)i };
-			if (x->v[val].head != NONE)
-				inf->node[x->v[val].head].prev = n;
-			x->v[val].head = n;
-			x->v[val].count++;
-			inf->ent[e].mine = n;
-		}
-	}
-}
-
-/* ---- cache mutations (processor only) ---- */
-
-/* Adds v (the cache takes the caller's reference). -ENOMEM leaves the cache unchanged. */
-static int cache_add(struct informer *inf, struct objv *v, const struct ivals *iv)
-{
-	uint32_t e;
-	int rc = 0;
-
-	pthread_rwlock_wrlock(&inf->rw);
-	if (idtab_reserve(&inf->by_uid, inf->nobj + 1) ||
-	    idtab_reserve(&inf->by_name, inf->nobj + 1) ||
-	    (inf->free_ent == NONE &&
-	     grow((void **)&inf->ent, &inf->cap_ent, sizeof(*inf->ent), inf->nent + 1))) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if (inf->free_ent != NONE) {
-		e = inf->free_ent;
-		inf->free_ent = inf->ent[e].mine;
-	} else {
-		e = inf->nent++;
-	}
-	inf->ent[e] = (struct ient){ .v = v, .uid = v->uid, .hash = v->name_hash,
-				     .mark = inf->epoch, .mine = NONE };
-	idtab_put(&inf->by_uid, idtab_uid_hash(v->uid), e);
-	idtab_put(&inf->by_name, v->name_hash, e);
-	inf->nobj++;
-	if (iv)
-		link_members(inf, e, iv);
-out:
-	pthread_rwlock_unlock(&inf->rw);
-	return rc;
-}
-
-/* Replaces e's version with v; returns the old one (the caller's reference now). */
-static struct objv *cache_replace(struct informer *inf, uint32_t e, struct objv *v,
-				  const struct ivals *iv)
-{
-	struct objv *old;
-
-	pthread_rwlock_wrlock(&inf->rw);
-	old = inf->ent[e].v;
-	inf->ent[e].v = v;
-	inf->ent[e].mark = inf->epoch;
-	if (iv && !same_members(inf, e, iv)) {
-		unlink_members(inf, e);
-		link_members(inf, e, iv);
-	}
-	pthread_rwlock_unlock(&inf->rw);
-	return old;
-}
-
-static struct objv *cache_remove(struct informer *inf, uint32_t e)
-{
-	struct ient *x = &inf->ent[e];
-	struct objv *old;
-
-	pthread_rwlock_wrlock(&inf->rw);
-	old = x->v;
-	unlink_members(inf, e);
-	idtab_del(&inf->by_uid, idtab_uid_hash(x->uid), e);
-	idtab_del(&inf->by_name, x->hash, e);
-	x->v = NULL;
-	x->mine = inf->free_ent;
-	inf->free_ent = e;
-	inf->nobj--;
-	pthread_rwlock_unlock(&inf->rw);
-	return old;
 }
 
 /* ---- handlers ---- */
@@ -429,7 +76,7 @@ static void emit_delete(struct informer *inf, const struct obj *o, const struct 
 static void remove_entry(struct informer *inf, uint32_t e, bool tombstone, const struct objv *ev,
 			 uint64_t rv)
 {
-	struct objv *old = cache_remove(inf, e);
+	struct objv *old = icache_remove(inf, e);
 
 	if (inf->want_obj) {	/* inf->old: upsert may hold the new object in inf->cur */
 		objv_unpack(ev ? ev : old, &inf->old);
@@ -453,19 +100,19 @@ static void upsert(struct informer *inf, struct objv *v, bool initial)
 	if (inf->want_obj)
 		objv_unpack(v, &inf->cur);
 	if (iv)
-		compute_vals(inf, &inf->cur, iv);
+		icache_vals(inf, &inf->cur, iv);
 	if (e == NONE) {
 		/* A name still held by an older uid: its delete was missed. */
 		other = find_name(inf, objv_ns(v), objv_name(v));
 		if (other != NONE)
 			remove_entry(inf, other, true, NULL, 0);
-		if (cache_add(inf, v, iv)) {
+		if (icache_add(inf, v, iv)) {
 			objv_unref(v);	/* out of memory: the next relist retries */
 		} else if (inf->nh) {
 			emit_add(inf, &inf->cur, v, initial);
 		}
 	} else {
-		struct objv *old = cache_replace(inf, e, v, iv);
+		struct objv *old = icache_replace(inf, e, v, iv);
 
 		if (inf->want_old)
 			objv_unpack(old, &inf->old);
@@ -1058,7 +705,7 @@ int informer_by_index(struct informer *inf, const char *index, const char *val,
 	if (!x)
 		return -ENOENT;
 	pthread_rwlock_rdlock(&inf->rw);
-	id = find_val(x, val);
+	id = icache_find_val(x, val);
 	for (uint32_t n = id == NONE ? NONE : x->v[id].head; n != NONE && !rc; n = inf->node[n].next)
 		rc = refs_add(&r, inf->ent[inf->node[n].ent].v);
 	pthread_rwlock_unlock(&inf->rw);
