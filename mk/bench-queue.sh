@@ -16,20 +16,30 @@ load0=$(cut -d' ' -f1 /proc/loadavg)
 
 # field NAME from a key=value line
 fld() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
-cyc() {	# label, then perf_queue cycle options
-	l=$1; shift
-	"$bin" cycle --reps 15 --ops 200000 "$@" | sed "s/^/$l /" >> "$runs"
+# Cycles: 5 rounds, each running every configuration for 3 repetitions of 200,000 cycles,
+# so that a slow spell of this shared machine falls on all of them alike. A row's min is
+# the least of its 15 repetitions, its median the median of its 5 rounds' medians.
+cyc() {	# label, binary, then cycle options
+	l=$1; b=$2; shift 2
+	"$b" cycle --reps 3 --ops 200000 "$@" | sed "s/^/$l /" >> "$runs"
 }
-cyc cg_on_1 --keys 1
-cyc cg_on_10k --keys 10000
-cyc cg_off_1 --keys 1 --metrics off
-cyc cg_off_10k --keys 10000 --metrics off
-cyc pq_on_1 --kind priority --keys 1
-cyc pq_on_10k --kind priority --keys 10000
-gocyc() { l=$1; shift; "$gob" cycle --reps 15 --ops 200000 "$@" | sed "s/^/$l /" >> "$runs"; }
-gocyc go_on_10k --keys 10000
-gocyc go_off_10k --keys 10000 --metrics off
-c() { grep "^$1 " "$runs" | fld "$2"; }
+for i in 1 2 3 4 5; do
+	cyc cg_on_1 "$bin" --keys 1
+	cyc cg_on_10k "$bin" --keys 10000
+	cyc cg_off_1 "$bin" --keys 1 --metrics off
+	cyc cg_off_10k "$bin" --keys 10000 --metrics off
+	cyc pq_on_1 "$bin" --kind priority --keys 1
+	cyc pq_on_10k "$bin" --kind priority --keys 10000
+	cyc go_on_10k "$gob" --keys 10000
+	cyc go_off_10k "$gob" --keys 10000 --metrics off
+done
+c() {	# label, field: *_min is the least over the rounds, *_median the median of theirs
+	grep "^$1 " "$runs" | fld "$2" | sort -g |
+		case $2 in
+		*_min) sed -n 1p ;;
+		*) awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}' ;;
+		esac
+}
 
 # Throughput: 7 runs of 500 ms each, interleaved between configurations; median and best.
 for i in 1 2 3 4 5 6 7; do
@@ -60,8 +70,8 @@ tests/perf_queue.c). Machine: $(nproc) vCPU, $cpu, shared with other jobs: load 
 $load0 before and $load1 after this run, so wall-clock figures include other tenants' time.
 Clock: $clk (common/fastclock.h).
 
-**One Add+Get+Done cycle on one thread** (15 repetitions of 200,000 cycles; keys
-round-robin; \`perf_queue cycle\`). Thread CPU time is the steadier figure here.
+**One Add+Get+Done cycle on one thread** (15 repetitions of 200,000 cycles in 5
+interleaved rounds; keys round-robin; \`perf_queue cycle\`). Thread CPU time is the steadier figure here.
 
 | queue | metrics | keys | wall min | wall median | CPU min | CPU median |
 |---|---|---|---|---|---|---|
