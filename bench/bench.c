@@ -54,6 +54,7 @@ struct run {
 	size_t nwant, capwant;
 	uint64_t next_name;
 	uint64_t load_rng;
+	uint64_t churn_ops, churn_ns, churn_lag_ns;	/* the writer's record */
 
 	/* exact allocation counts, per worker */
 	struct alloc_acc {
@@ -609,10 +610,13 @@ static int churn(struct run *r, uint64_t duration_ns)
 		for (int k = 0; k < 3 && !err; k++) {
 			if (rates[k] <= 0)
 				continue;
+			if (next[k] < el && el - next[k] > (double)r->churn_lag_ns)
+				r->churn_lag_ns = (uint64_t)(el - next[k]);
 			while (next[k] <= el && !err) {
 				oracle_perturb(r->oracle, 0, NULL, NULL);
 				err = k == 0 ? create_one(r) : k == 1 ? update_one(r) : delete_one(r);
 				next[k] += 1e9 / rates[k];
+				r->churn_ops++;
 				if (++did >= 64)
 					break;
 			}
@@ -633,6 +637,7 @@ static int churn(struct run *r, uint64_t duration_ns)
 			nanosleep(&ts, NULL);
 		}
 	}
+	r->churn_ns = now_ns() - t0;
 	return 0;
 }
 
@@ -700,6 +705,11 @@ static int fill_result(struct run *r, struct bench_run *br, uint64_t t_end, uint
 	br->wall_ns = t_end - r->t_start;
 	br->cpu_ns = cpu_ns() - cpu0;
 	br->reconciles = st->reconciles;
+	br->churn.offered_per_s = sc->churn.creates_per_s + sc->churn.updates_per_s +
+				  sc->churn.deletes_per_s;
+	br->churn.ops = r->churn_ops;
+	br->churn.done_per_s = r->churn_ns ? (double)r->churn_ops * 1e9 / (double)r->churn_ns : 0;
+	br->churn.max_lag_ns = r->churn_lag_ns;
 	br->per_second = br->wall_ns ? (double)st->reconciles * 1e9 / (double)br->wall_ns : 0;
 	memcpy(br->results, st->results, sizeof(br->results));
 	br->reconcile_errors = st->errors;

@@ -197,6 +197,10 @@ static void table_run(FILE *fp, const struct bench_report *rep, const struct ben
 	if (!isnan(r->wq.longest_running_s))
 		fprintf(fp, ", longest running %s", fmt_ns(r->wq.longest_running_s * 1e9, a));
 	fputc('\n', fp);
+	if (r->churn.offered_per_s > 0)
+		fprintf(fp, "  %-18s %.0f ops/s offered, %.0f/s done; the writer fell behind its "
+			"schedule by up to %s\n", "churn", r->churn.offered_per_s,
+			r->churn.done_per_s, fmt_ns((double)r->churn.max_lag_ns, a));
 	table_convergence(fp, r);
 	if (!isnan(r->allocs_per_reconcile))
 		fprintf(fp, "  %-18s %.1f allocs/op, %s/op\n", "allocations", r->allocs_per_reconcile,

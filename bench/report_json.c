@@ -208,6 +208,15 @@ static cJSON *scenario_json(const struct bench_report *rep, const struct bench_r
 	ok = ok && add_num(o, "unfinished_work_seconds", r->wq.unfinished_work_s);
 	ok = ok && add_num(o, "longest_running_processor_seconds", r->wq.longest_running_s);
 
+	if (ok && r->churn.offered_per_s > 0) {
+		o = cJSON_AddObjectToObject(s, "churn");
+		ok = o;
+		ok = ok && add_num(o, "offered_per_s", r->churn.offered_per_s);
+		ok = ok && add_num(o, "done_per_s", r->churn.done_per_s);
+		ok = ok && add_num(o, "ops", (double)r->churn.ops);
+		ok = ok && add_num(o, "max_lag_ns", (double)r->churn.max_lag_ns);
+	}
+
 	c = ok ? convergence_json(r) : NULL;
 	ok = c && attach(s, "convergence", c);
 	ok = ok && faults_json(s, r);

@@ -87,6 +87,13 @@ struct bench_run {
 		struct bench_stuck *stuck;
 	} convergence;
 
+	struct {		/* the open-loop writer (e2e mode); all 0 without churn */
+		double offered_per_s;	/* creates + updates + deletes asked per second */
+		uint64_t ops;		/* operations it did */
+		double done_per_s;	/* ops over the churn's duration */
+		uint64_t max_lag_ns;	/* how far it fell behind its schedule, at most */
+	} churn;
+
 	double allocs_per_reconcile;	/* NAN unless measured */
 	double bytes_per_reconcile;
 	double harness_ns_per_reconcile; /* time per reconcile spent outside the reconciler */

@@ -43,6 +43,25 @@ Test(bench, noop_e2e_converges_and_loses_nothing, .timeout = 120)
 	cr_assert_geq(num(s, "reconcile.count"), 2000);
 	cr_assert_gt(num(s, "reconcile.latency_ns.p50"), 0);
 	cr_assert_geq(num(s, "reconcile.latency_ns.p99"), num(s, "reconcile.latency_ns.p50"));
+	/* the writer's record: what was asked, what it did (it cannot run ahead of its
+	 * schedule), and how far behind it fell */
+	cr_assert_eq(num(s, "churn.offered_per_s"), 20700);
+	cr_assert_gt(num(s, "churn.ops"), 0);
+	cr_assert_leq(num(s, "churn.done_per_s"), 20700 * 1.02);
+	cr_assert_leq(num(s, "churn.ops"), 20700 * 1.02 + 3);
+	cr_assert(json_at(s, "churn.max_lag_ns"));
+	cJSON_Delete(j);
+}
+
+/* Queue mode has no writer: no churn record. */
+Test(bench, queue_mode_reports_no_churn, .timeout = 60)
+{
+	int st;
+	cJSON *j = bench_json(&st, "scenarios/noop.yaml --objects 100");
+
+	cr_assert_eq(st, 0);
+	cr_assert(j);
+	cr_assert_null(json_at(scenario0(j), "churn"));
 	cJSON_Delete(j);
 }
 
