@@ -257,8 +257,19 @@ static void on_commit(struct oracle *o, enum watch_type type, const struct objv 
 		objv_unref(e->v);
 		e->v = objv_ref((struct objv *)v);
 		if (!e->primary) {
+			uint64_t was = e->kid->owner_uid;
+
 			obj_fini(e->kid);
 			objv_unpack(v, e->kid);
+			if (was != e->kid->owner_uid) {	/* re-owned: move it between owners */
+				if (was && (p = u64map_get(&o->objs, was)) && p->primary) {
+					kid_remove(p, e->kid);
+					settle(o, p);
+				}
+				if (e->kid->owner_uid &&
+				    (p = u64map_get(&o->objs, e->kid->owner_uid)) && p->primary)
+					kid_add(p, e->kid);
+			}
 		}
 	}
 	if (e->primary) {
