@@ -218,17 +218,19 @@ static void on_delete(struct oracle *o, struct entry *e)
 
 /* One committed change: v is the stored version (the store keeps it alive while it is
  * current; the oracle takes its own reference). */
-static void on_commit(struct oracle *o, enum watch_type type, const struct objv *v)
+static void on_commit(struct oracle *o, enum watch_type type, const struct objv *v,
+		      void **cookie)
 {
 	struct entry *e, *p;
 
 	pthread_mutex_lock(&o->mu);
-	e = u64map_get(&o->objs, v->uid);
+	e = *cookie ? *cookie : u64map_get(&o->objs, v->uid);
 	if (type == WATCH_DELETED) {
 		if (e) {
 			u64map_del(&o->objs, v->uid);
 			on_delete(o, e);
 		}
+		*cookie = NULL;
 		goto out;
 	}
 	if (!e) {
@@ -242,6 +244,7 @@ static void on_commit(struct oracle *o, enum watch_type type, const struct objv 
 		}
 		o->bytes += size;
 		e->size = size;
+		*cookie = e;
 		e->primary = primary;
 		e->v = objv_ref((struct objv *)v);	/* refcounts change through const */
 		if (primary) {
@@ -254,6 +257,7 @@ static void on_commit(struct oracle *o, enum watch_type type, const struct objv 
 				kid_add(p, e->kid);
 		}
 	} else {
+		*cookie = e;
 		objv_unref(e->v);
 		e->v = objv_ref((struct objv *)v);
 		if (!e->primary) {
@@ -283,10 +287,11 @@ out:
 	pthread_mutex_unlock(&o->mu);
 }
 
-void oracle_on_commit_v(void *arg, enum watch_type type, uint64_t rv, const struct objv *v)
+void oracle_on_commit_v(void *arg, enum watch_type type, uint64_t rv, const struct objv *v,
+			void **cookie)
 {
 	(void)rv;
-	on_commit(arg, type, v);
+	on_commit(arg, type, v, cookie);
 }
 
 void oracle_perturb(struct oracle *o, int tag, oracle_resolved_fn fn, void *arg)

@@ -34,7 +34,8 @@ int oracle_new(const struct workload *wl, const struct wl_env *env, struct oracl
 void oracle_free(struct oracle *o);
 
 /* The store commit hook (a store_commit_v_fn); arg is the oracle. */
-void oracle_on_commit_v(void *arg, enum watch_type type, uint64_t rv, const struct objv *v);
+void oracle_on_commit_v(void *arg, enum watch_type type, uint64_t rv, const struct objv *v,
+			void **cookie);
 
 /* Marks a perturbation at now; fn(arg, tag, ns) fires when the world is converged again. */
 void oracle_perturb(struct oracle *o, int tag, oracle_resolved_fn fn, void *arg);

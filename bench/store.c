@@ -17,6 +17,7 @@
  * garbage collector reuses next as its work list. Free entries chain through next. */
 struct sentry {
 	struct objv *v;		/* current version; NULL when free */
+	void *cookie;		/* the commit hook's own, for this object (store.h) */
 	uint64_t uid;
 	uint32_t hash;		/* v->name_hash, kept here to probe without touching v */
 	uint32_t parent, first_child, next, prev;
@@ -206,7 +207,7 @@ static void drop_oldest_deferred(struct store *s)
 	s->first_rv++;
 }
 
-static void commit(struct store *s, enum watch_type type, struct objv *v)
+static void commit(struct store *s, enum watch_type type, struct objv *v, void **cookie)
 {
 	uint64_t rv = ++s->revision;
 	struct hent *h = &s->ring[rv & s->ring_mask];
@@ -216,7 +217,7 @@ static void commit(struct store *s, enum watch_type type, struct objv *v)
 	h->v = objv_ref(v);
 	h->type = type;
 	if (s->commit_v_fn)
-		s->commit_v_fn(s->commit_arg, type, rv, v);
+		s->commit_v_fn(s->commit_arg, type, rv, v, cookie);
 	if (s->commit_fn) {
 		struct watch_event ev = { .type = type, .rv = rv };
 
@@ -277,7 +278,7 @@ static void entry_remove(struct store *s, uint32_t e)
 
 	idtab_del(&s->by_uid, idtab_uid_hash(x->uid), e);
 	idtab_del(&s->by_name, x->hash, e);
-	commit(s, WATCH_DELETED, x->v);
+	commit(s, WATCH_DELETED, x->v, &x->cookie);
 	objv_unref(x->v);
 	x->v = NULL;
 	if (k)
@@ -384,7 +385,7 @@ static int do_create(struct store *s, struct obj *o)
 	idtab_put(&s->by_name, v->name_hash, e);
 	k->n++;
 	s->nobj++;
-	commit(s, WATCH_ADDED, v);
+	commit(s, WATCH_ADDED, v, &s->ent[e].cookie);
 	write_back(o, v);
 	v = NULL;
 	p = o->owner_uid ? find_uid(s, o->owner_uid) : NONE;
@@ -466,6 +467,8 @@ static int do_update(struct store *s, struct obj *o, struct objv *nv, bool statu
 	}
 	x = &s->ent[e];
 	cur = x->v;
+	if (x->cookie)	/* the hook will want it: start the miss while we compare */
+		__builtin_prefetch(x->cookie);
 	if ((o->uid && o->uid != cur->uid) || (o->rv && o->rv != cur->rv)) {
 		rc = -EBUSY;
 		goto out;
@@ -495,7 +498,7 @@ static int do_update(struct store *s, struct obj *o, struct objv *nv, bool statu
 	nv->uid = cur->uid;
 	nv->rv = s->revision + 1;
 	x->v = nv;
-	commit(s, WATCH_MODIFIED, nv);
+	commit(s, WATCH_MODIFIED, nv, &x->cookie);
 	write_back(o, nv);
 	if (nv->owner_uid != cur->owner_uid) {
 		unlink_child(s, e);
@@ -819,9 +822,17 @@ size_t store_bytes(struct store *s)
 	return b + (size_t)atomic_load(&s->bytes);
 }
 
+/* A new hook starts without cookies (the old hook's would point into its own state). */
+static void clear_cookies(struct store *s)
+{
+	for (uint32_t e = 0; e < s->nent; e++)
+		s->ent[e].cookie = NULL;
+}
+
 void store_set_commit_hook(struct store *s, store_commit_fn fn, void *arg)
 {
 	pthread_mutex_lock(&s->mu);
+	clear_cookies(s);
 	s->commit_fn = fn;
 	s->commit_v_fn = NULL;
 	s->commit_arg = arg;
@@ -831,6 +842,7 @@ void store_set_commit_hook(struct store *s, store_commit_fn fn, void *arg)
 void store_set_commit_hook_v(struct store *s, store_commit_v_fn fn, void *arg)
 {
 	pthread_mutex_lock(&s->mu);
+	clear_cookies(s);
 	s->commit_fn = NULL;
 	s->commit_v_fn = fn;
 	s->commit_arg = arg;

@@ -98,10 +98,13 @@ typedef void (*store_commit_fn)(void *arg, const struct watch_event *ev);
 void store_set_commit_hook(struct store *s, store_commit_fn fn, void *arg);
 /* The same hook given the stored version itself, not an unpacked copy (no unpack per
  * commit): v is valid during the call; for DELETED it is the last version (v->rv < rv).
- * Replaces a store_commit_fn hook, and the other way round. */
+ * *cookie is the hook's own slot for this object, NULL at the object's first commit and
+ * whenever a hook is set, kept by the store until the object is deleted (a hook keeps its
+ * per-object state there instead of looking it up; the store prefetches it before the
+ * commit). Replaces a store_commit_fn hook, and the other way round. */
 struct objv;
 typedef void (*store_commit_v_fn)(void *arg, enum watch_type type, uint64_t rv,
-				  const struct objv *v);
+				  const struct objv *v, void **cookie);
 void store_set_commit_hook_v(struct store *s, store_commit_v_fn fn, void *arg);
 
 enum store_verb {

@@ -602,6 +602,59 @@ Test(store, commit_hook_sees_every_change_in_order)
 	store_free(s);
 }
 
+/* The version hook's per-object cookie: NULL at an object's first commit, then whatever
+ * the hook left there, per object; NULL again after a hook is set. */
+struct cookielog {
+	int n, seen_null, seen_mine;
+	uintptr_t next;
+};
+
+static void cookie_fn(void *arg, enum watch_type type, uint64_t rv, const struct objv *v,
+		      void **cookie)
+{
+	struct cookielog *l = arg;
+
+	(void)type;
+	(void)rv;
+	l->n++;
+	if (!*cookie) {
+		l->seen_null++;
+		*cookie = (void *)(uintptr_t)v->uid;	/* this object's own mark */
+	} else {
+		cr_assert_eq((uintptr_t)*cookie, (uintptr_t)v->uid, "another object's cookie");
+		l->seen_mine++;
+	}
+}
+
+Test(store, version_hook_keeps_a_cookie_per_object)
+{
+	struct store *s = store_new(NULL);
+	struct cookielog l = { 0 };
+	struct obj a, b;
+
+	store_set_commit_hook_v(s, cookie_fn, &l);
+	a = create(s, "Pod", "ns", "a", 0);
+	b = create(s, "Pod", "ns", "b", 0);
+	cr_assert_eq(l.seen_null, 2);
+	for (int i = 1; i <= 3; i++) {
+		a.spec[0] = b.spec[0] = i;
+		cr_assert_eq(store_update(s, &a), 0);
+		cr_assert_eq(store_update(s, &b), 0);
+	}
+	cr_assert_eq(l.seen_mine, 6);
+	store_set_commit_hook_v(s, cookie_fn, &l);	/* a new hook: no cookies */
+	a.spec[0] = 10;
+	cr_assert_eq(store_update(s, &a), 0);
+	cr_assert_eq(l.seen_null, 3);
+	cr_assert_eq(store_delete(s, "Pod", "ns", "a", 0), 0);
+	cr_assert_eq(l.seen_mine, 7, "the delete sees the cookie");
+	a = create(s, "Pod", "ns", "a", 0);	/* a new object in a reused entry */
+	cr_assert_eq(l.seen_null, 4);
+	cr_assert_eq(l.n, 2 + 6 + 1 + 1 + 1);
+	store_set_commit_hook(s, NULL, NULL);
+	store_free(s);
+}
+
 Test(store, tables_survive_growth_and_deletes)
 {
 	struct store *s = store_new(NULL);
