@@ -450,9 +450,19 @@ int store_get_uid(struct store *s, uint64_t uid, struct obj *out)
 	return get_locked(s, uid ? find_uid(s, uid) : NONE, out);
 }
 
-/* The write path shared by update and update_status: nv is the packed request. */
+/* o's status fields against a stored version's. */
+static bool same_status(const struct obj *o, const struct objv *v)
+{
+	return o->observed_generation == v->observed_generation && o->conditions == v->conditions &&
+	       !memcmp(o->status, v->status, sizeof(o->status));
+}
+
+/* The write path shared by update and update_status: nv is the packed request of an
+ * update; a status update (nv NULL) copies the status fields from o into a copy of the
+ * current version, so it packs nothing. */
 static int do_update(struct store *s, struct obj *o, struct objv *nv, bool status)
 {
+	uint32_t hash = nv ? nv->name_hash : obj_name_hash(o->kind, o->ns, o->name);
 	struct sentry *x;
 	struct objv *cur;
 	uint32_t e, p;
@@ -460,7 +470,7 @@ static int do_update(struct store *s, struct obj *o, struct objv *nv, bool statu
 	int rc = 0;
 
 	pthread_mutex_lock(&s->mu);
-	e = find_name(s, nv->name_hash, o->kind, o->ns, o->name);
+	e = find_name(s, hash, o->kind, o->ns, o->name);
 	if (e == NONE) {
 		rc = -ENOENT;
 		goto out;
@@ -473,7 +483,7 @@ static int do_update(struct store *s, struct obj *o, struct objv *nv, bool statu
 		rc = -EBUSY;
 		goto out;
 	}
-	if (status ? objv_same_status(cur, nv) : objv_same_meta_spec(cur, nv)) {
+	if (status ? same_status(o, cur) : objv_same_meta_spec(cur, nv)) {
 		write_back(o, cur);	/* nothing changed: no revision, no event */
 		goto out;
 	}
@@ -484,10 +494,9 @@ static int do_update(struct store *s, struct obj *o, struct objv *nv, bool statu
 			rc = -ENOMEM;
 			goto out;
 		}
-		t->observed_generation = nv->observed_generation;
-		memcpy(t->status, nv->status, sizeof(t->status));
-		t->conditions = nv->conditions;
-		objv_unref(nv);
+		t->observed_generation = o->observed_generation;
+		memcpy(t->status, o->status, sizeof(t->status));
+		t->conditions = o->conditions;
 		nv = t;
 	} else {
 		nv->generation = cur->generation + !objv_same_spec(cur, nv);
@@ -526,9 +535,11 @@ static int update(struct store *s, struct obj *o, enum store_verb verb)
 	if (rc && !applied)
 		return rc;
 	r = obj_validate(o);
-	if (!r) {
+	if (!r && verb == SV_UPDATE_STATUS) {
+		r = do_update(s, o, NULL, true);
+	} else if (!r) {
 		nv = objv_pack(o, &s->bytes);
-		r = nv ? do_update(s, o, nv, verb == SV_UPDATE_STATUS) : -ENOMEM;
+		r = nv ? do_update(s, o, nv, false) : -ENOMEM;
 	}
 	return rc ? rc : r;
 }
