@@ -27,8 +27,9 @@
  * add_handler only before informer_start. informer_stop joins both threads.
  *
  * Cost: one watch event costs a few hash probes, one write-lock, two unpacks (old and new)
- * when handlers want objects (none for _v handlers), and the handler calls; cached objects are the store's own
- * immutable versions (shared references), so the cache adds only its tables and indexes.
+ * when handlers want objects (none for _v handlers), and the handler calls; cached objects
+ * are the store's own immutable versions (shared references), so the cache adds only its
+ * tables and indexes.
  */
 #ifndef RECONPERF_INFORMER_H
 #define RECONPERF_INFORMER_H

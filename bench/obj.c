@@ -504,8 +504,8 @@ bool objv_same_meta_spec(const struct objv *a, const struct objv *b)
 	       !memcmp(labels_start(a), labels_start(b), a->labels_len) && objv_same_spec(a, b);
 }
 
-bool objv_same_status(const struct objv *a, const struct objv *b)
+bool objv_same_status(const struct objv *v, const struct obj *o)
 {
-	return a->observed_generation == b->observed_generation && a->conditions == b->conditions &&
-	       !memcmp(a->status, b->status, sizeof(a->status));
+	return v->observed_generation == o->observed_generation && v->conditions == o->conditions &&
+	       !memcmp(v->status, o->status, sizeof(v->status));
 }

@@ -147,6 +147,7 @@ bool objv_selector_match(const struct obj_selector *sel, const struct objv *v);
 /* Labels, owner and spec (the fields a main-resource update may change) all equal. */
 bool objv_same_meta_spec(const struct objv *a, const struct objv *b);
 bool objv_same_spec(const struct objv *a, const struct objv *b);
-bool objv_same_status(const struct objv *a, const struct objv *b);
+/* v's status (observedGeneration, status[], conditions) equals o's. */
+bool objv_same_status(const struct objv *v, const struct obj *o);
 
 #endif

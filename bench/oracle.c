@@ -193,6 +193,15 @@ static int kid_add(struct entry *p, struct obj *k)
 	return 0;
 }
 
+/* The primary entry with this uid (an owned object's owner), or NULL (0, unknown, or not
+ * a primary). */
+static struct entry *owner_entry(struct oracle *o, uint64_t uid)
+{
+	struct entry *p = uid ? u64map_get(&o->objs, uid) : NULL;
+
+	return p && p->primary ? p : NULL;
+}
+
 static void on_delete(struct oracle *o, struct entry *e)
 {
 	if (e->primary) {
@@ -205,9 +214,10 @@ static void on_delete(struct oracle *o, struct entry *e)
 		/* Children outlive their owner until the garbage collector removes them. */
 		for (size_t i = 0; i < e->nkids; i++)
 			e->kids[i]->owner_uid = 0;
-	} else if (e->kid->owner_uid) {
-		struct entry *p = u64map_get(&o->objs, e->kid->owner_uid);
-		if (p && p->primary) {
+	} else {
+		struct entry *p = owner_entry(o, e->kid->owner_uid);
+
+		if (p) {
 			kid_remove(p, e->kid);
 			settle(o, p);
 		}
@@ -244,7 +254,6 @@ static void on_commit(struct oracle *o, enum watch_type type, const struct objv 
 		}
 		o->bytes += size;
 		e->size = size;
-		*cookie = e;
 		e->primary = primary;
 		e->v = objv_ref((struct objv *)v);	/* refcounts change through const */
 		if (primary) {
@@ -252,12 +261,10 @@ static void on_commit(struct oracle *o, enum watch_type type, const struct objv 
 			e->converged = true;	/* settle() below counts it if it is not */
 		} else {
 			objv_unpack(v, e->kid);
-			if (e->kid->owner_uid && (p = u64map_get(&o->objs, e->kid->owner_uid)) &&
-			    p->primary)
+			if ((p = owner_entry(o, e->kid->owner_uid)))
 				kid_add(p, e->kid);
 		}
 	} else {
-		*cookie = e;
 		objv_unref(e->v);
 		e->v = objv_ref((struct objv *)v);
 		if (!e->primary) {
@@ -266,22 +273,20 @@ static void on_commit(struct oracle *o, enum watch_type type, const struct objv 
 			obj_fini(e->kid);
 			objv_unpack(v, e->kid);
 			if (was != e->kid->owner_uid) {	/* re-owned: move it between owners */
-				if (was && (p = u64map_get(&o->objs, was)) && p->primary) {
+				if ((p = owner_entry(o, was))) {
 					kid_remove(p, e->kid);
 					settle(o, p);
 				}
-				if (e->kid->owner_uid &&
-				    (p = u64map_get(&o->objs, e->kid->owner_uid)) && p->primary)
+				if ((p = owner_entry(o, e->kid->owner_uid)))
 					kid_add(p, e->kid);
 			}
 		}
 	}
+	*cookie = e;	/* the next commit of this object finds e without the map */
 	if (e->primary) {
 		settle(o, e);
-	} else if (e->kid->owner_uid) {
-		p = u64map_get(&o->objs, e->kid->owner_uid);
-		if (p && p->primary)
-			settle(o, p);
+	} else if ((p = owner_entry(o, e->kid->owner_uid))) {
+		settle(o, p);
 	}
 out:
 	pthread_mutex_unlock(&o->mu);

@@ -184,27 +184,31 @@ static void unlink_child(struct store *s, uint32_t c)
 
 /* ---- history ---- */
 
-static void drop_oldest(struct store *s)
+/* Takes the oldest history entry's version out of the ring (the caller's reference now). */
+static struct objv *detach_oldest(struct store *s)
 {
 	struct hent *h = &s->ring[s->first_rv & s->ring_mask];
+	struct objv *v = h->v;
 
-	objv_unref(h->v);
 	h->v = NULL;
 	s->first_rv++;
+	return v;
+}
+
+static void drop_oldest(struct store *s)
+{
+	objv_unref(detach_oldest(s));
 }
 
 /* Drops the oldest history entry; its version is unreferenced at the next unlock_wake. */
 static void drop_oldest_deferred(struct store *s)
 {
-	struct hent *h = &s->ring[s->first_rv & s->ring_mask];
+	struct objv *v = detach_oldest(s);
 
-	if (s->ndead == sizeof(s->dead) / sizeof(s->dead[0])) {
-		drop_oldest(s);
-		return;
-	}
-	s->dead[s->ndead++] = h->v;
-	h->v = NULL;
-	s->first_rv++;
+	if (s->ndead < sizeof(s->dead) / sizeof(s->dead[0]))
+		s->dead[s->ndead++] = v;
+	else
+		objv_unref(v);
 }
 
 static void commit(struct store *s, enum watch_type type, struct objv *v, void **cookie)
@@ -450,13 +454,6 @@ int store_get_uid(struct store *s, uint64_t uid, struct obj *out)
 	return get_locked(s, uid ? find_uid(s, uid) : NONE, out);
 }
 
-/* o's status fields against a stored version's. */
-static bool same_status(const struct obj *o, const struct objv *v)
-{
-	return o->observed_generation == v->observed_generation && o->conditions == v->conditions &&
-	       !memcmp(o->status, v->status, sizeof(o->status));
-}
-
 /* The write path shared by update and update_status: nv is the packed request of an
  * update; a status update (nv NULL) copies the status fields from o into a copy of the
  * current version, so it packs nothing. */
@@ -483,7 +480,7 @@ static int do_update(struct store *s, struct obj *o, struct objv *nv, bool statu
 		rc = -EBUSY;
 		goto out;
 	}
-	if (status ? same_status(o, cur) : objv_same_meta_spec(cur, nv)) {
+	if (status ? objv_same_status(cur, o) : objv_same_meta_spec(cur, nv)) {
 		write_back(o, cur);	/* nothing changed: no revision, no event */
 		goto out;
 	}
