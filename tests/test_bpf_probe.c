@@ -49,6 +49,24 @@ static cJSON *load_json(const char *path)
 	return j;
 }
 
+/* Runs `reconperf probe ARGS --format json -o FILE -- <fixture> FIXTURE_ARGS`, asserts it
+ * exited 0, and returns its JSON report (r keeps its output; the file is removed). */
+static cJSON *probe_report(struct run_result *r, const char *args, const char *fixture_args)
+{
+	char *dir = tmpdir_new(), out[4200];
+	cJSON *root;
+
+	snprintf(out, sizeof(out), "%s/p.json", dir);
+	run_sh(r, T_PROBE " %s --format json -o %s -- %s %s", rp_bin(), args, out, fixture,
+	       fixture_args);
+	cr_assert_eq(r->status, 0, "stderr: %s", r->err);
+	root = load_json(out);
+	unlink(out);
+	rmdir(dir);
+	free(dir);
+	return root;
+}
+
 static cJSON *probe_of(cJSON *root, const char *func)
 {
 	cJSON *p;
@@ -81,15 +99,10 @@ static int cmp_d(const void *a, const void *b)
 Test(bpf_probe, counts_every_call_of_a_mixed_function_exactly_with_offcpu_split)
 {
 	struct run_result r;
-	char *dir, out[4200];
 
 	need_bpf();
-	dir = tmpdir_new();
-	snprintf(out, sizeof(out), "%s/p.json", dir);
-	run_sh(&r, T_PROBE " --func rp_fixture_work --offcpu --format json -o %s -- %s "
-		   "mix 2 100 3000 1000", rp_bin(), out, fixture);
-	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
-	cJSON *root = load_json(out), *p = probe_of(root, "rp_fixture_work");
+	cJSON *root = probe_report(&r, "--func rp_fixture_work --offcpu", "mix 2 100 3000 1000");
+	cJSON *p = probe_of(root, "rp_fixture_work");
 	double n = fixture_val(r.out, "count");
 
 	cr_assert_eq(num(p, "count", NULL), n, "kernel counted %g calls, fixture made %g",
@@ -115,7 +128,6 @@ Test(bpf_probe, counts_every_call_of_a_mixed_function_exactly_with_offcpu_split)
 		  "on + off must add up to the latency");
 	cJSON_Delete(root);
 	run_result_fini(&r);
-	free(dir);
 }
 
 /*
@@ -126,7 +138,6 @@ Test(bpf_probe, counts_every_call_of_a_mixed_function_exactly_with_offcpu_split)
 Test(bpf_probe, percentiles_fall_within_the_stated_error)
 {
 	struct run_result r;
-	char *dir, out[4200];
 	static const struct {
 		char key[8];
 		double p;
@@ -135,17 +146,13 @@ Test(bpf_probe, percentiles_fall_within_the_stated_error)
 	size_t n = 0;
 
 	need_bpf();
-	dir = tmpdir_new();
-	snprintf(out, sizeof(out), "%s/p.json", dir);
-	run_sh(&r, T_PROBE " --func rp_fixture_work --format json -o %s -- %s "
-		   "mix 1 200 3000 500 lat", rp_bin(), out, fixture);
-	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cJSON *root = probe_report(&r, "--func rp_fixture_work", "mix 1 200 3000 500 lat");
 	for (const char *s = strstr(r.out, "lat "); s && n < 400; s = strstr(s + 1, "\nlat ")) {
 		lat[n++] = strtod(s + (s[0] == '\n' ? 5 : 4), NULL);
 	}
 	cr_assert_eq(n, 200, "fixture printed %zu latencies", n);
 	qsort(lat, n, sizeof(lat[0]), cmp_d);
-	cJSON *root = load_json(out), *p = probe_of(root, "rp_fixture_work");
+	cJSON *p = probe_of(root, "rp_fixture_work");
 	for (size_t i = 0; i < sizeof(pc) / sizeof(pc[0]); i++) {
 		double v = num(p, "latency_ns", pc[i].key);
 		size_t lo = (size_t)fmax(0, floor((pc[i].p - 2) / 100 * n) - 1);
@@ -161,7 +168,6 @@ Test(bpf_probe, percentiles_fall_within_the_stated_error)
 	cr_assert(num(p, "latency_ns", "max") > lat[n - 1] * 0.9);
 	cJSON_Delete(root);
 	run_result_fini(&r);
-	free(dir);
 }
 
 Test(bpf_probe, times_nested_recursive_calls_each_on_their_own)
@@ -184,22 +190,17 @@ Test(bpf_probe, times_nested_recursive_calls_each_on_their_own)
 Test(bpf_probe, calls_left_by_longjmp_do_not_spoil_later_calls)
 {
 	struct run_result r;
-	char *dir, out[4200];
 
 	need_bpf();
-	dir = tmpdir_new();
-	snprintf(out, sizeof(out), "%s/p.json", dir);
-	run_sh(&r, T_PROBE " --func rp_fixture_jumper --format json -o %s -- %s jump 100 50",
-	       rp_bin(), out, fixture);
-	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cJSON *root = probe_report(&r, "--func rp_fixture_jumper", "jump 100 50");
+	cJSON *p = probe_of(root, "rp_fixture_jumper");
+
 	cr_assert(strstr(r.out, "fixture count 50"), "fixture: %s", r.out);
-	cJSON *root = load_json(out), *p = probe_of(root, "rp_fixture_jumper");
 	cr_assert_eq(num(p, "count", NULL), 50, "count %g, unmatched %g",
 		     num(p, "count", NULL), num(p, "unmatched", NULL));
 	cr_assert_eq(num(p, "unmatched", NULL), 100, "each call left by longjmp is one missed");
 	cJSON_Delete(root);
 	run_result_fini(&r);
-	free(dir);
 }
 
 Test(bpf_probe, probes_a_shared_library_function_by_lib_colon_symbol)
@@ -409,15 +410,10 @@ Test(bpf_probe, probes_a_library_of_a_running_process_and_reports_each_interval)
 Test(bpf_probe, times_usdt_start_end_pairs_exactly)
 {
 	struct run_result r;
-	char *dir, out[4200];
 
 	need_bpf();
-	dir = tmpdir_new();
-	snprintf(out, sizeof(out), "%s/p.json", dir);
-	run_sh(&r, T_PROBE " --usdt reconperf:reconcile_start:reconcile_end --format json -o %s "
-		   "-- %s usdt 30 2000", rp_bin(), out, fixture);
-	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
-	cJSON *root = load_json(out);
+	cJSON *root = probe_report(&r, "--usdt reconperf:reconcile_start:reconcile_end",
+				   "usdt 30 2000");
 	cJSON *p = probe_of(root, "reconperf:reconcile_start:reconcile_end");
 	cr_assert_eq(num(p, "count", NULL), 30);
 	cr_assert(num(p, "latency_ns", "p50") >= 2e6 * (1 - 1.0 / 128), "each sleeps 2 ms");
@@ -428,5 +424,4 @@ Test(bpf_probe, times_usdt_start_end_pairs_exactly)
 	cr_assert_eq(r.status, 2);
 	cr_assert(strstr(r.err, "no USDT probe 'reconperf:nostart'"), "stderr: %s", r.err);
 	run_result_fini(&r);
-	free(dir);
 }
