@@ -2,8 +2,9 @@
 # (Named to sort after mk/pprof.mk, whose GEN_SRCS it compiles in.)
 #
 # libreconperf-preload.so holds the profiler modules (profiler/*.c, common/*.c, the pprof
-# code) compiled position-independent, plus profiler/preload/*.c (its constructor).
-PRELOAD_SRCS := $(wildcard profiler/*.c common/*.c profiler/preload/*.c)
+# code) compiled position-independent, plus profiler/preload/*.c (its constructor) and the
+# eBPF loaders' common checks (the sampler's bpf-cpu-clock engine uses them).
+PRELOAD_SRCS := $(wildcard profiler/*.c common/*.c profiler/preload/*.c) profiler/bpf/bpfcommon.c
 PRELOAD_OBJS := $(patsubst %.c,$(B)/pic/%.o,$(PRELOAD_SRCS) $(GEN_SRCS))
 PRELOAD_SO   := $(B)/libreconperf-preload.so
 

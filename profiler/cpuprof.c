@@ -3,6 +3,7 @@
  * and the gperftools bridge. Start/stop from one thread.
  */
 #include "reconperf/profiler.h"
+#include "profiler/bpf/bpfcommon.h"
 #include "profiler/gperf.h"
 #include "profiler/pprof.h"
 #include "profiler/sampler.h"
@@ -28,10 +29,19 @@ int rp_profiler_start(const struct rp_profiler_opts *o)
 			so.engine = SAMPLER_ENGINE_PERF;
 		else if (!strcmp(o->engine, "timer"))
 			so.engine = SAMPLER_ENGINE_TIMER;
+		else if (!strcmp(o->engine, "bpf"))
+			so.engine = SAMPLER_ENGINE_BPF;
 		else
 			return -EINVAL;
 	}
 	return sampler_start(&so);
+}
+
+const char *rp_profiler_strerror(const struct rp_profiler_opts *o, int err)
+{
+	if (o && o->engine && !strcmp(o->engine, "bpf"))
+		return rp_bpf_strerror(err);
+	return strerror(-err);
 }
 
 int rp_profiler_stop(void)

@@ -4,12 +4,14 @@
  * Each thread record owns a single-producer/single-consumer ring: the producer is the
  * thread's own signal handler (head), the consumer the collector (tail). Records live in a
  * fixed table until the sampler stops, so a late signal never touches freed memory; the
- * handler finds its record through the signal (si_fd for perf events, si_value for timers)
+ * handler finds its record through the signal (si_fd for perf events, si_value for timers,
+ * the thread's cached record or a scan for the eBPF engine's signals, which carry nothing)
  * and checks that the record belongs to the running thread.
  */
 #include "profiler/sampler.h"
 #include "profiler/alloc.h"
 #include "profiler/pprof.h"
+#include "profiler/sampler_bpf.h"
 #include "profiler/unwind.h"
 
 #include <dirent.h>
@@ -50,6 +52,7 @@ struct thr {
 	int fd;			/* perf event, or -1 */
 	timer_t timer;
 	bool has_timer;
+	bool in_bpf;		/* in the eBPF engine's thread map */
 	_Atomic uint32_t head;	/* written by the handler */
 	_Atomic uint32_t tail;	/* written by the collector */
 	_Atomic uint64_t dropped;
@@ -59,9 +62,12 @@ struct thr {
 
 static struct {
 	atomic_bool running;
+	bool stopping;		/* sampler_stop() has stopped the clocks (S.lock) */
 	enum sampler_engine engine;
 	int hz, signo;
 	uint64_t period_ns;
+	struct sbpf *bpf;	/* the eBPF engine's clocks and program */
+	uint64_t bpf_failed;	/* its periods whose signal could not be sent (at stop) */
 	struct thr *thr[SAMPLER_MAX_THREADS];
 	_Atomic size_t nthr;
 	uint64_t thread_errors, samples, registered;
@@ -79,6 +85,7 @@ static struct {
 
 static _Atomic(struct thr *) by_fd[FD_TABLE];
 static TLS pid_t my_tid;
+static TLS struct thr *my_thr;	/* the eBPF engine's lookup cache */
 static TLS const char *volatile tls_labels[SAMPLER_MAX_LABELS][2];
 
 static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
@@ -110,18 +117,29 @@ static void on_sample(int sig, siginfo_t *si, void *uc)
 	(void)sig;
 	if (!atomic_load_explicit(&S.running, memory_order_relaxed))
 		goto out;
+	/* threads found in /proc/self/task at start never went through the trampoline */
+	if (!my_tid)
+		my_tid = (pid_t)syscall(SYS_gettid);
+	tid = my_tid;
 	if (si->si_code == SI_TIMER) {
 		size_t i = (size_t)si->si_value.sival_int;
 
 		if (i < atomic_load_explicit(&S.nthr, memory_order_acquire))
 			t = S.thr[i];
+	} else if (si->si_code == SI_KERNEL) {	/* bpf_send_signal_thread() */
+		t = my_thr;
+		if (!t || t->tid != tid) {
+			size_t n = atomic_load_explicit(&S.nthr, memory_order_acquire);
+
+			t = NULL;
+			for (size_t i = 0; i < n && !t; i++)
+				if (S.thr[i]->tid == tid)
+					t = S.thr[i];
+			my_thr = t;
+		}
 	} else if (si->si_fd >= 0 && si->si_fd < FD_TABLE) {
 		t = atomic_load_explicit(&by_fd[si->si_fd], memory_order_acquire);
 	}
-	/* threads found in /proc/self/task at start never went through the trampoline */
-	if (!my_tid)
-		my_tid = (pid_t)syscall(SYS_gettid);
-	tid = my_tid;
 	if (!t || t->tid != tid)
 		goto out;
 	head = atomic_load_explicit(&t->head, memory_order_relaxed);
@@ -274,6 +292,10 @@ static int setup_timer(struct thr *t, size_t idx)
 
 static void stop_clock(struct thr *t)
 {
+	if (t->in_bpf) {
+		sbpf_remove_thread(S.bpf, t->tid);
+		t->in_bpf = false;
+	}
 	if (t->fd >= 0) {
 		ioctl(t->fd, PERF_EVENT_IOC_DISABLE, 0);
 		atomic_store(&by_fd[t->fd], NULL);
@@ -326,6 +348,8 @@ static int register_tid(pid_t tid)
 	struct thr *t;
 	int rc;
 
+	if (S.stopping)	/* a thread started while sampler_stop() waits out the last signals */
+		return 0;
 	/* registered already (a record whose thread exited never matches: its tid is 0) */
 	for (size_t i = 0; i < n; i++)
 		if (S.thr[i]->tid == tid)
@@ -336,10 +360,14 @@ static int register_tid(pid_t tid)
 		return n == SAMPLER_MAX_THREADS ? -ENOSPC : -ENOMEM;
 	}
 	S.registered++;
-	if (S.engine == SAMPLER_ENGINE_PERF)
+	if (S.engine == SAMPLER_ENGINE_BPF) {
+		rc = sbpf_add_thread(S.bpf, tid);
+		t->in_bpf = !rc;
+	} else if (S.engine == SAMPLER_ENGINE_PERF) {
 		rc = setup_perf(t);
-	else
+	} else {
 		rc = setup_timer(t, idx);
+	}
 	if (rc) {
 		stop_clock(t);
 		S.thread_errors++;
@@ -509,6 +537,8 @@ static void atfork_child(void)
 	if (!atomic_load(&S.running))
 		return;
 	atomic_store(&S.running, false);
+	sbpf_forget(S.bpf);
+	S.bpf = NULL;
 	for (size_t i = 0; i < n; i++) {
 		int fd = S.thr[i]->fd;
 
@@ -544,10 +574,11 @@ int sampler_start(const struct sampler_opts *o)
 	S.signo = o && o->signo ? o->signo : SIGRTMIN + 3;
 	S.period_ns = 1000000000ull / (uint64_t)S.hz;
 	/* auto: the tick-driven timers where their rate suffices (no extra interrupts, no cost
-	 * per context switch), perf events above */
+	 * per context switch), above that per-CPU clocks with the eBPF program where we may
+	 * load it (nothing per context switch either), else per-thread perf events */
 	S.engine = o && o->engine ? o->engine :
-		   S.hz <= SAMPLER_TIMER_MAX_HZ ? SAMPLER_ENGINE_TIMER : SAMPLER_ENGINE_PERF;
-	S.samples = S.thread_errors = S.registered = 0;
+		   S.hz <= SAMPLER_TIMER_MAX_HZ ? SAMPLER_ENGINE_TIMER : SAMPLER_ENGINE_BPF;
+	S.samples = S.thread_errors = S.registered = S.bpf_failed = 0;
 	if (!S.key_made && pthread_key_create(&S.key, thread_gone) == 0)
 		S.key_made = true;
 	if (!S.atfork_made)
@@ -559,6 +590,13 @@ int sampler_start(const struct sampler_opts *o)
 	rc = install_handler();
 	if (rc)
 		return rc;
+	if (S.engine == SAMPLER_ENGINE_BPF) {
+		rc = sbpf_open(getpid(), S.signo, S.period_ns, &S.bpf);
+		if (rc && o && o->engine == SAMPLER_ENGINE_BPF)
+			return rc;
+		if (rc)	/* not privileged, no BTF: a clock per thread instead */
+			S.engine = SAMPLER_ENGINE_PERF;
+	}
 	{
 		struct pprof_value_type types[] = { { "samples", "count" },
 						    { "cpu", "nanoseconds" } };
@@ -573,6 +611,7 @@ int sampler_start(const struct sampler_opts *o)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &S.t0);
 	pthread_mutex_lock(&S.lock);
+	S.stopping = false;
 	atomic_store(&S.running, true);
 	rc = register_all_tasks();
 	if (rc && S.engine == SAMPLER_ENGINE_PERF && (!o || o->engine == SAMPLER_ENGINE_AUTO)) {
@@ -618,9 +657,17 @@ int sampler_stop(struct pprof_builder **out)
 	if (!atomic_load(&S.running))
 		return -EINVAL;
 	pthread_mutex_lock(&S.lock);
+	S.stopping = true;
 	n = atomic_load(&S.nthr);
 	for (size_t i = 0; i < n; i++)
 		stop_clock(S.thr[i]);
+	if (S.bpf) {
+		uint64_t sent;
+
+		sbpf_counts(S.bpf, &sent, &S.bpf_failed);
+		sbpf_close(S.bpf);
+		S.bpf = NULL;
+	}
 	pthread_mutex_unlock(&S.lock);
 	/* let signals already queued run their handlers before the rings are read */
 	nanosleep(&grace, NULL);
@@ -674,12 +721,18 @@ void sampler_stats(struct sampler_stats *st)
 	size_t n = atomic_load(&S.nthr);
 
 	memset(st, 0, sizeof(*st));
-	st->engine = !S.hz ? "none" : S.engine == SAMPLER_ENGINE_PERF ? "perf-task-clock" :
-		     "posix-timer";
+	st->engine = !S.hz ? "none" : S.engine == SAMPLER_ENGINE_BPF ? "bpf-cpu-clock" :
+		     S.engine == SAMPLER_ENGINE_PERF ? "perf-task-clock" : "posix-timer";
 	st->hz = S.hz;
 	st->samples = S.samples;
 	st->threads = S.registered;
 	st->thread_errors = S.thread_errors;
+	st->dropped = S.bpf_failed;
+	if (S.bpf) {
+		uint64_t sent;
+
+		sbpf_counts(S.bpf, &sent, &st->dropped);
+	}
 	st->duration_ns = S.duration_ns;
 	for (size_t i = 0; i < n; i++)
 		st->dropped += atomic_load(&S.thr[i]->dropped);

@@ -11,12 +11,18 @@
  *                      F_SETOWN_EX(F_OWNER_TID) and F_SETSIG, as async-profiler does. Costs an
  *                      hrtimer interrupt per sample and perf work on every context switch of
  *                      a sampled thread (on this KVM guest ~19 us a sample, ~1-2 us a switch).
+ *   "bpf-cpu-clock"    one cpu-clock perf event per CPU and an eBPF program on it that sends
+ *                      the signal to the interrupted thread when it is one of ours
+ *                      (profiler/sampler_bpf.h): hrtimer-driven like perf-task-clock, but
+ *                      nothing happens at a context switch, and kernel time is sampled too.
+ *                      Needs CAP_BPF + CAP_PERFMON (root) and kernel BTF.
  *   "posix-timer"      timer_create() on the thread's CPU clock with SIGEV_THREAD_ID; checked
  *                      at the kernel tick, so no extra interrupt and nothing per context
  *                      switch, but at most one sample per tick (250 Hz here): higher rates
  *                      lose samples.
- * AUTO takes posix-timer up to SAMPLER_TIMER_MAX_HZ and perf-task-clock above, falling back
- * to posix-timer when perf events are refused. sampler_stats() says which engine ran.
+ * AUTO takes posix-timer up to SAMPLER_TIMER_MAX_HZ and bpf-cpu-clock above, falling back
+ * to perf-task-clock where eBPF cannot be loaded and to posix-timer when perf events are
+ * refused. sampler_stats() says which engine ran.
  *
  * Threads: every thread alive at sampler_start() (from /proc/self/task) and every thread
  * started later through pthread_create (wrapped here) is sampled; a thread that exits stops
@@ -55,19 +61,20 @@ enum sampler_engine {
 	SAMPLER_ENGINE_AUTO = 0,
 	SAMPLER_ENGINE_PERF,	/* perf_event task-clock per thread */
 	SAMPLER_ENGINE_TIMER,	/* POSIX CPU-time timer per thread */
+	SAMPLER_ENGINE_BPF,	/* cpu-clock per CPU + eBPF program signalling our threads */
 };
 
 struct sampler_opts {
 	int hz;				/* 1..10000; 0 = 100 */
-	enum sampler_engine engine;	/* AUTO: timer up to SAMPLER_TIMER_MAX_HZ, else perf */
+	enum sampler_engine engine;	/* AUTO: timer up to SAMPLER_TIMER_MAX_HZ, else bpf */
 	int signo;			/* 0 = SIGRTMIN + 3 */
 };
 
 struct sampler_stats {
-	const char *engine;	/* "perf-task-clock", "posix-timer" or "none" */
+	const char *engine;	/* "bpf-cpu-clock", "perf-task-clock", "posix-timer", "none" */
 	int hz;
 	uint64_t samples;	/* taken into the profile */
-	uint64_t dropped;	/* lost to a full ring */
+	uint64_t dropped;	/* lost to a full ring or a signal the eBPF engine could not send */
 	uint64_t threads;	/* threads ever sampled */
 	uint64_t thread_errors;	/* threads whose clock could not be set up */
 	int64_t duration_ns;	/* wall time between start and stop */

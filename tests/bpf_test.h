@@ -5,12 +5,19 @@
 #ifndef RECONPERF_TESTS_BPF_TEST_H
 #define RECONPERF_TESTS_BPF_TEST_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "tests/util.h"
 
 static char bpf_fixture[4096];
+
+/* Whether eBPF programs can be loaded here (the sampler's AUTO engine depends on it too). */
+static inline bool bpf_can_run(void)
+{
+	return geteuid() == 0 && access("/sys/kernel/btf/vmlinux", R_OK) == 0;
+}
 
 static inline void need_bpf(void)
 {

@@ -17,6 +17,7 @@
 
 #include "profiler/gperf.h"
 #include "profiler/pprof.h"
+#include "tests/bpf_test.h"
 #include "tests/gopprof.h"
 #include "tests/util.h"
 
@@ -45,15 +46,20 @@ static void need_go(void)
 		cr_skip_test("go is not installed");
 }
 
-/* Runs reconperf record on fixture with rusage of the whole tree; returns CPU seconds. */
+/*
+ * Runs reconperf record on fixture (engine NULL: the default) with rusage of the whole tree;
+ * returns CPU seconds.
+ */
 static double record_fixture(const char *fx, const char *out, const char *hz, const char *secs,
-			     int *status)
+			     const char *engine, int *status)
 {
 	char *argv[] = { (char *)rp_bin(), "record", "-o", (char *)out, "--hz", (char *)hz,
-			 "--", (char *)fx, (char *)secs, NULL };
+			 "--engine", (char *)engine, "--", (char *)fx, (char *)secs, NULL };
 	struct rusage ru;
 	pid_t pid = fork();
 
+	if (!engine)	/* drop "--engine E" */
+		memmove(&argv[6], &argv[8], 4 * sizeof(argv[0]));
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
 		int nul = open("/dev/null", 1);
@@ -115,14 +121,15 @@ static void assert_traces(const char *traces, const char *leaf, const char *cons
 }
 
 struct fxcase {
-	char name[32];
+	char name[32], engine[8];
 };
 
 ParameterizedTestParameters(record, fixture_shares_and_whole_stacks)
 {
-	static struct fxcase cases[] = { { "cpushare-fp" }, { "cpushare-nofp" } };
+	static struct fxcase cases[] = { { "cpushare-fp", "bpf" }, { "cpushare-nofp", "bpf" },
+					 { "cpushare-fp", "perf" }, { "cpushare-nofp", "perf" } };
 
-	return cr_make_param_array(struct fxcase, cases, 2);
+	return cr_make_param_array(struct fxcase, cases, 4);
 }
 
 ParameterizedTest(struct fxcase *c, record, fixture_shares_and_whole_stacks, .timeout = 300)
@@ -137,7 +144,9 @@ ParameterizedTest(struct fxcase *c, record, fixture_shares_and_whole_stacks, .ti
 	static const char *const c_chain[] = { "stage_c", "worker_c" };
 
 	need_go();
-	cpu = record_fixture(fx, out, "1000", "2", &status);
+	if (!strcmp(c->engine, "bpf"))
+		need_bpf();
+	cpu = record_fixture(fx, out, "1000", "2", c->engine, &status);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
 	n = total_samples(out);
 	/* every thread at the asked rate: samples >= 90% of CPU-seconds x Hz */
@@ -186,7 +195,8 @@ static void assert_engine(const char *out, const char *engine, double cpu, doubl
 	pprof_free(p);
 }
 
-Test(record, tick_timers_up_to_100_hz_perf_events_above_or_as_asked, .timeout = 120)
+Test(record, tick_timers_up_to_100_hz_per_cpu_clocks_or_perf_events_above_or_as_asked,
+     .timeout = 120)
 {
 	char *fx = fixture("cpushare-fp"), *out = scratch("t.pb.gz");
 	char *argv[] = { (char *)rp_bin(), "record", "--engine", "perf", "--hz", "100", "-o",
@@ -196,16 +206,24 @@ Test(record, tick_timers_up_to_100_hz_perf_events_above_or_as_asked, .timeout = 
 	double cpu;
 
 	/* the default at 100 Hz: no extra interrupt, nothing per context switch */
-	cpu = record_fixture(fx, out, "100", "2", &status);
+	cpu = record_fixture(fx, out, "100", "2", NULL, &status);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
 	assert_engine(out, "posix-timer", cpu, 100);
-	cpu = record_fixture(fx, out, "250", "1", &status);
+	/* above: the eBPF engine where it may be loaded (root, BTF), else perf events */
+	cpu = record_fixture(fx, out, "250", "1", NULL, &status);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
-	assert_engine(out, "perf-task-clock", cpu, 250);
+	assert_engine(out, bpf_can_run() ? "bpf-cpu-clock" : "perf-task-clock", cpu, 250);
 	cr_assert_eq(run_argv(&r, argv), 0);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	run_result_fini(&r);
 	assert_engine(out, "perf-task-clock", 0, 100);
+	if (bpf_can_run()) {
+		argv[3] = "bpf";
+		cr_assert_eq(run_argv(&r, argv), 0);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		run_result_fini(&r);
+		assert_engine(out, "bpf-cpu-clock", 0, 100);
+	}
 	free(fx);
 	free(out);
 }

@@ -10,6 +10,7 @@
 #include "reconperf/profiler.h"
 #include "profiler/pprof.h"
 #include "profiler/sampler.h"
+#include "tests/bpf_test.h"
 #include "tests/gopprof.h"
 #include "tests/util.h"
 
@@ -86,9 +87,10 @@ static int64_t count_where(const struct pprof_profile *p, const char *key, const
 	return n;
 }
 
-Test(sampler, threads_created_after_start_are_sampled_with_their_labels, .timeout = 120)
+/* engine NULL: AUTO, which at 1000 Hz is bpf-cpu-clock where eBPF may be loaded */
+static void threads_and_labels(const char *engine)
 {
-	struct rp_profiler_opts o = { .hz = 1000 };
+	struct rp_profiler_opts o = { .hz = 1000, .engine = engine };
 	struct rp_profiler_stats st;
 	struct pprof_profile *p;
 	pthread_t a, b;
@@ -103,7 +105,7 @@ Test(sampler, threads_created_after_start_are_sampled_with_their_labels, .timeou
 	pthread_join(b, NULL);
 	cr_assert_eq(rp_profiler_stop_write(path), 0);
 	rp_profiler_stats(&st);
-	cr_assert_str_eq(st.engine, "perf-task-clock");
+	cr_assert_str_eq(st.engine, engine || !bpf_can_run() ? "perf-task-clock" : "bpf-cpu-clock");
 	cr_assert_eq(st.hz, 1000);
 	cr_assert_geq(st.threads, 3);
 	cr_assert_eq(st.thread_errors, 0);
@@ -135,6 +137,16 @@ Test(sampler, threads_created_after_start_are_sampled_with_their_labels, .timeou
 		run_result_fini(&r);
 	}
 	free(path);
+}
+
+Test(sampler, threads_created_after_start_are_sampled_with_their_labels, .timeout = 120)
+{
+	threads_and_labels(NULL);
+}
+
+Test(sampler, the_same_with_a_perf_event_per_thread, .timeout = 120)
+{
+	threads_and_labels("perf");
 }
 
 Test(sampler, timer_engine_on_request_and_no_double_stop, .timeout = 60)

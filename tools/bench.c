@@ -49,6 +49,8 @@ const char cmd_bench_usage[] =
 	"  --cpuprofile FILE  write a CPU profile (pprof) of the whole run to FILE; samples carry\n"
 	"                     the labels controller=NAME and phase=reconcile|store|queue\n"
 	"  --hz N             CPU samples per second of each thread's CPU time (default 100)\n"
+	"  --engine E         the sampler's clock: bpf, perf or timer (see 'reconperf record\n"
+	"                     --help'); default: timer up to 100 Hz, above it bpf, else perf\n"
 	"  --profiler P       builtin (default) or gperftools: the same profiles through\n"
 	"                     gperftools' CPU and heap profilers, converted to pprof\n"
 	"  --memprofile FILE  write a heap profile (pprof) of the whole run to FILE\n"
@@ -76,6 +78,7 @@ struct bench_cli {
 	bool probe;
 	const char *cpuprofile;
 	int hz;
+	const char *engine;
 	bool gperftools;
 	char gperf_tmp[64];
 	const char *html;
@@ -114,7 +117,7 @@ static int parse_args(int argc, char **argv, struct bench_cli *c, int *first_fil
 {
 	enum { O_WORKERS = 256, O_OBJECTS, O_DURATION, O_DEADLINE, O_SEED, O_REPEAT, O_SET,
 	       O_FAULT, O_FORMAT, O_MEMPROFILE, O_MEMRATE, O_PROBE, O_CPUPROFILE, O_HZ,
-	       O_PROFILER, O_HTML };
+	       O_PROFILER, O_HTML, O_ENGINE };
 	static const struct option opts[] = {
 		{ "workers", required_argument, NULL, O_WORKERS },
 		{ "objects", required_argument, NULL, O_OBJECTS },
@@ -132,6 +135,7 @@ static int parse_args(int argc, char **argv, struct bench_cli *c, int *first_fil
 		{ "probe", no_argument, NULL, O_PROBE },
 		{ "cpuprofile", required_argument, NULL, O_CPUPROFILE },
 		{ "hz", required_argument, NULL, O_HZ },
+		{ "engine", required_argument, NULL, O_ENGINE },
 		{ "profiler", required_argument, NULL, O_PROFILER },
 		{ "html", required_argument, NULL, O_HTML },
 		{ NULL, 0, NULL, 0 },
@@ -208,6 +212,14 @@ static int parse_args(int argc, char **argv, struct bench_cli *c, int *first_fil
 		case O_HZ:
 			if (cli_int("bench", "--hz", optarg, 1, 10000, &c->hz))
 				return -EINVAL;
+			break;
+		case O_ENGINE:
+			if (strcmp(optarg, "bpf") && strcmp(optarg, "perf") && strcmp(optarg, "timer")) {
+				cli_err("bench", "'--engine' must be bpf, perf or timer, got '%s'",
+					optarg);
+				return -EINVAL;
+			}
+			c->engine = optarg;
 			break;
 		case O_PROFILER:
 			if (strcmp(optarg, "builtin") && strcmp(optarg, "gperftools")) {
@@ -372,10 +384,11 @@ static int start_cpu_profiler(struct bench_cli *c)
 			cli_err("bench", "'--profiler gperftools': cannot start: %s", strerror(-rc));
 		return rc;
 	}
-	struct rp_profiler_opts o = { .hz = c->hz ? c->hz : 100 };
+	struct rp_profiler_opts o = { .hz = c->hz ? c->hz : 100, .engine = c->engine };
 	rc = rp_profiler_start(&o);
 	if (rc)
-		cli_err("bench", "'--cpuprofile': cannot start the profiler: %s", strerror(-rc));
+		cli_err("bench", "'--cpuprofile': cannot start the profiler: %s",
+			rp_profiler_strerror(&o, rc));
 	return rc;
 }
 

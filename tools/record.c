@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 const char cmd_record_usage[] =
-	"usage: reconperf record [-o F] [--hz N] [--engine perf|timer] [--mem[=F]] [--mem-rate SIZE]\n"
-	"                        -- CMD [ARGS]\n"
+	"usage: reconperf record [-o F] [--hz N] [--engine bpf|perf|timer] [--mem[=F]]\n"
+	"                        [--mem-rate SIZE] -- CMD [ARGS]\n"
 	"\n"
 	"Runs CMD with reconperf's CPU sampler preloaded (LD_PRELOAD), samples every thread it\n"
 	"creates at N samples per CPU-second, and writes a gzipped pprof profile when it exits\n"
@@ -29,9 +29,11 @@ const char cmd_record_usage[] =
 	"\n"
 	"  -o F               profile to write (default cpu.pb.gz)\n"
 	"  --hz N             samples per CPU-second per thread, 1..10000 (default 100)\n"
-	"  --engine E         perf (perf_event task-clock) or timer (POSIX CPU timers, at most\n"
-	"                     one sample per kernel tick; cheaper); default: timer up to 100 Hz,\n"
-	"                     perf above\n"
+	"  --engine E         bpf (a cpu-clock per CPU and an eBPF program that signals the\n"
+	"                     interrupted thread: nothing per context switch; needs root),\n"
+	"                     perf (perf_event task-clock per thread) or timer (POSIX CPU\n"
+	"                     timers, at most one sample per kernel tick; cheapest); default:\n"
+	"                     timer up to 100 Hz, above it bpf, else perf\n"
 	"  --mem              the heap profile instead of the CPU profile, to -o F (default\n"
 	"                     mem.pb.gz): alloc_space, alloc_objects, inuse_space, inuse_objects\n"
 	"  --mem=F            the heap profile to F as well as the CPU profile to -o\n"
@@ -151,8 +153,9 @@ int cmd_record(int argc, char **argv)
 				return EXIT_USAGE;
 		} else if (!strcmp(a, "--engine") && i + 1 < argc) {
 			engine = argv[++i];
-			if (strcmp(engine, "perf") && strcmp(engine, "timer")) {
-				cli_err("record", "'--engine' must be perf or timer, got '%s'", engine);
+			if (strcmp(engine, "bpf") && strcmp(engine, "perf") && strcmp(engine, "timer")) {
+				cli_err("record", "'--engine' must be bpf, perf or timer, got '%s'",
+					engine);
 				return EXIT_USAGE;
 			}
 		} else if (!strcmp(a, "--mem")) {

@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <linux/capability.h>
+#include <linux/perf_event.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -56,6 +57,20 @@ int rp_bpf_check(const char *btf)
 	if (!has_cap(d, CAP_BPF) || !has_cap(d, CAP_PERFMON))
 		return -EPERM;
 	return 0;
+}
+
+int rp_bpf_cpu_clock(int cpu, uint64_t every, bool freq)
+{
+	struct perf_event_attr a = {
+		.type = PERF_TYPE_SOFTWARE,
+		.size = sizeof(a),
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.sample_period = every,	/* a union with sample_freq */
+		.freq = freq,
+	};
+	int fd = (int)syscall(SYS_perf_event_open, &a, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
 }
 
 int rp_bpf_classify(int err)

@@ -28,20 +28,6 @@ struct bpf_prof {
 	uint64_t lost;
 };
 
-static int open_cpu_clock(int cpu, unsigned hz)
-{
-	struct perf_event_attr a = {
-		.type = PERF_TYPE_SOFTWARE,
-		.size = sizeof(a),
-		.config = PERF_COUNT_SW_CPU_CLOCK,
-		.sample_freq = hz,
-		.freq = 1,
-	};
-	int fd = (int)syscall(SYS_perf_event_open, &a, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
-
-	return fd < 0 ? -errno : fd;
-}
-
 static int attach_oncpu(struct bpf_prof *p, unsigned hz)
 {
 	int n = libbpf_num_possible_cpus();
@@ -53,7 +39,7 @@ static int attach_oncpu(struct bpf_prof *p, unsigned hz)
 	if (!p->links || !p->pfds)
 		return -ENOMEM;
 	for (int cpu = 0; cpu < n; cpu++) {
-		int fd = open_cpu_clock(cpu, hz);
+		int fd = rp_bpf_cpu_clock(cpu, hz, true);
 		struct bpf_link *l;
 
 		p->pfds[cpu] = -1;
@@ -67,6 +53,7 @@ static int attach_oncpu(struct bpf_prof *p, unsigned hz)
 		if (!l)
 			return -errno;
 		p->links[p->nlinks++] = l;
+		p->pfds[cpu] = -1;	/* the link owns it: bpf_link__destroy() closes it */
 	}
 	return p->nlinks ? 0 : -ENODEV;
 }

@@ -5,8 +5,8 @@
  * Environment (set by `reconperf record`):
  *   RECONPERF_CPUPROFILE=PATH   start the CPU sampler at load, write PATH at exit
  *   RECONPERF_HZ=N              sampling rate (default 100)
- *   RECONPERF_ENGINE=perf|timer force an engine (default: timers up to 100 Hz, perf events
- *                               above, falling back to timers)
+ *   RECONPERF_ENGINE=bpf|perf|timer  force an engine (default: timers up to 100 Hz, above
+ *                               that the eBPF engine, else perf events, else timers)
  *   RECONPERF_ROOT_PID          set by the first process; a descendant (a child that
  *                               inherited the environment) writes PATH.PID instead of PATH
  *   RECONPERF_MEMPROFILE=PATH   the allocation profiler's hook (preload_mem_start below)
@@ -158,7 +158,7 @@ static void fork_child(void)
 	rc = rp_profiler_start(&cpu_opts);
 	if (rc) {
 		fprintf(stderr, "reconperf: record: cannot start the CPU profiler in child %d: "
-			"%s\n", (int)getpid(), strerror(-rc));
+			"%s\n", (int)getpid(), rp_profiler_strerror(&cpu_opts, rc));
 		cpu_path[0] = 0;
 	}
 }
@@ -188,7 +188,7 @@ __attribute__((constructor)) static void preload_init(void)
 	rc = rp_profiler_start(&o);
 	if (rc) {
 		fprintf(stderr, "reconperf: record: cannot start the CPU profiler: %s\n",
-			strerror(-rc));
+			rp_profiler_strerror(&o, rc));
 		cpu_path[0] = 0;
 	} else {
 		/* after the sampler's own handler (registered by its first start) */
