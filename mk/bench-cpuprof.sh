@@ -40,11 +40,11 @@ for f in "$R" "$W" "$S" "$B/libreconperf-preload.so"; do
 done
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# configurations: bare, rp<Hz> (reconperf, default engine), rpperf<Hz> (forced perf
-# events), gp<Hz> (gperftools)
-configs="bare rp100 rp1000"
-fconfigs="bare rp100 rp1000 rp4000"	# 4000 Hz: the cost per sample well above the noise
-pconfigs="bare rp100 rpperf100 rp1000"
+# configurations: bare, rp<Hz> (reconperf, default engine: posix-timer up to 100 Hz, above
+# it bpf-cpu-clock as root), rpperf<Hz> (forced per-thread perf events), gp<Hz> (gperftools)
+configs="bare rp100 rp1000 rpperf1000"
+fconfigs="bare rp100 rp1000 rpperf1000 rp4000"	# 4000 Hz: the cost per sample above the noise
+pconfigs="bare rp100 rpperf100 rp1000 rpperf1000"
 if [ -n "$GPERF" ]; then
 	configs="$configs gp100 gp1000"
 	fconfigs="$fconfigs gp100 gp1000"
@@ -67,6 +67,9 @@ rotate() {
 	echo "$@"
 }
 
+# the engine named in a profile's comment
+engine_of() { gzip -dc "$1" | tr -c 'a-z0-9=-' '\n' | sed -n 's/^engine=//p' | head -1; }
+
 # fixture run: config args... -> "ops cpu_s samples engine"
 fx() {
 	c=$1
@@ -79,7 +82,7 @@ fx() {
 		case $c in rpperf*) eng="--engine perf" ;; esac
 		out=$("$R" record -o "$tmp/r.pb.gz" --hz "$hz" $eng -- "$W" "$@" 2>"$tmp/err")
 		n=$(sed -n 's/.*: \([0-9]*\) samples.*/\1/p' "$tmp/err")
-		e=$(gzip -dc "$tmp/r.pb.gz" | tr -c 'a-z0-9=-' '\n' | sed -n 's/^engine=//p' | head -1) ;;
+		e=$(engine_of "$tmp/r.pb.gz") ;;
 	gp*)
 		out=$(LD_PRELOAD=$GPERF CPUPROFILE="$tmp/g.prof" CPUPROFILE_FREQUENCY=$hz \
 			"$W" "$@" 2>"$tmp/err")
@@ -98,10 +101,15 @@ bw() {
 	for s in $SCENARIOS; do set -- "$@" "scenarios/$s.yaml"; done
 	case $c in
 	bare) ;;
+	rpperf*) set -- "$@" --cpuprofile "$tmp/b.pb.gz" --hz "$hz" --engine perf ;;
 	rp*) set -- "$@" --cpuprofile "$tmp/b.pb.gz" --hz "$hz" ;;
 	gp*) set -- "$@" --cpuprofile "$tmp/b.pb.gz" --hz "$hz" --profiler gperftools ;;
 	esac
 	"$R" bench "$@" --duration "$BENCH_DUR" -q --format json -o "$tmp/b.json" 2>/dev/null
+	case $c in
+	rp*) [ -s "$tmp/eng.b.$c" ] || engine_of "$tmp/b.pb.gz" > "$tmp/eng.b.$c" ;;
+	gp*) echo setitimer > "$tmp/eng.b.$c" ;;
+	esac
 	jq -r '.scenarios[] | "\(.name) \(.reconcile.count * 1e9 / .cpu_ns)"' "$tmp/b.json"
 }
 
@@ -174,7 +182,7 @@ unwind_cost() { "$B/tests/fixtures/unwindcost-$1" 64 2000; }
 
 {
 	echo "Measured $(date -u +%Y-%m-%d) by \`sh mk/bench-cpuprof.sh $B\` on $(nproc) vCPU"
-	echo "(KVM guest, kernel HZ=250, shared: load average $load0 at the start,"
+	echo "(kernel $(uname -r), HZ=250, shared: load average $load0 at the start,"
 	echo "$(cut -d' ' -f1-3 /proc/loadavg) at the end). REPS=$REPS rounds; in each round every"
 	echo "configuration runs once, in an order that rotates round by round. Throughput is work"
 	echo "per CPU-second of the whole process (the profiler's threads and signal handlers"
@@ -183,18 +191,19 @@ unwind_cost() { "$B/tests/fixtures/unwindcost-$1" 64 2000; }
 	echo "overhead (how far the machine's noise moves it)."
 	echo
 	echo "**Bench workloads**: \`reconperf bench scenarios/S.yaml --duration $BENCH_DUR\`, with"
-	echo "\`--cpuprofile F --hz N\` (reconperf) or \`--cpuprofile F --hz N --profiler gperftools\`;"
+	echo "\`--cpuprofile F --hz N\` (reconperf, its default engine, or \`--engine perf\`) or"
+	echo "\`--cpuprofile F --hz N --profiler gperftools\`;"
 	echo "throughput = reconciles per CPU-second over the run (the report's \`cpu_ns\`)."
 	echo
-	echo "| scenario | profiler | Hz | reconciles/CPU-s | overhead | spread |"
-	echo "|---|---|---|---|---|---|"
+	echo "| scenario | profiler | engine | Hz | reconciles/CPU-s | overhead | spread |"
+	echo "|---|---|---|---|---|---|---|"
 	for s in $SCENARIOS; do
 		set -- $(stats "$tmp/bw.$s.bare" "$tmp/bw.$s.bare")
-		echo "| $s | none | - | $(printf %.0f "$1") | - | - |"
+		echo "| $s | none | - | - | $(printf %.0f "$1") | - | - |"
 		for c in $configs; do
 			[ "$c" = bare ] && continue
 			set -- $(stats "$tmp/bw.$s.bare" "$tmp/bw.$s.$c")
-			echo "| $s | $(label "$c") | $(hz_of "$c") | $(printf %.0f "$1") | $(pct "$2") | $(spread "$3" "$4") |"
+			echo "| $s | $(label "$c") | $(cat "$tmp/eng.b.$c") | $(hz_of "$c") | $(printf %.0f "$1") | $(pct "$2") | $(spread "$3" "$4") |"
 		done
 	done
 	echo

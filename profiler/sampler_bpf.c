@@ -8,6 +8,7 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct sbpf {
@@ -20,6 +21,7 @@ struct sbpf {
 int sbpf_open(pid_t tgid, int signo, uint64_t period_ns, struct sbpf **out)
 {
 	struct sbpf *s;
+	struct stat ns;
 	int n, err, attached = 0;
 
 	*out = NULL;
@@ -42,7 +44,13 @@ int sbpf_open(pid_t tgid, int signo, uint64_t period_ns, struct sbpf **out)
 	s->ncpus = n;
 	for (int cpu = 0; cpu < n; cpu++)
 		s->pfds[cpu] = -1;
+	if (stat("/proc/self/ns/pid", &ns) < 0) {
+		err = -errno;
+		goto err;
+	}
 	s->skel->rodata->target_tgid = (__u32)tgid;
+	s->skel->rodata->pidns_dev = (__u64)ns.st_dev;
+	s->skel->rodata->pidns_ino = (__u64)ns.st_ino;
 	s->skel->rodata->signo = (__u32)signo;
 	err = rp_bpf_classify(rp_sigsample__load(s->skel));
 	if (err)

@@ -8,6 +8,9 @@
  * and time the thread spends in the kernel is sampled too (the signal lands on its return
  * to user mode, so the sample shows the system call's caller).
  *
+ * Thread and process ids are those of the caller's pid namespace (the program compares
+ * them with bpf_get_ns_current_pid_tgid()), so it works inside a container.
+ *
  * Needs CAP_BPF and CAP_PERFMON (or root) and kernel BTF; sbpf_open() fails otherwise and
  * the sampler falls back to per-thread perf events, then POSIX timers.
  *

@@ -228,6 +228,28 @@ Test(record, tick_timers_up_to_100_hz_per_cpu_clocks_or_perf_events_above_or_as_
 	free(out);
 }
 
+/* A container's view: the eBPF engine must match the program's ids in its own namespace. */
+Test(record, bpf_engine_samples_a_program_in_its_own_pid_namespace, .timeout = 60)
+{
+	char *fx = fixture("cpushare-fp"), *out = scratch("ns.pb.gz");
+	struct run_result r;
+	int64_t n;
+
+	need_bpf();
+	if (!have_cmd("unshare"))
+		cr_skip_test("unshare (util-linux) is not installed");
+	cr_assert_eq(run_sh(&r, "unshare --pid --fork --mount-proc '%s' record -o '%s' --hz 1000 "
+			    "--engine bpf -- '%s' 1", rp_bin(), out, fx), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_result_fini(&r);
+	assert_engine(out, "bpf-cpu-clock", 0, 1000);
+	/* the fixture burns ~1 CPU-s: ~1000 samples (none if ids were compared globally) */
+	n = total_samples(out);
+	cr_assert_geq(n, 700, "%lld samples", (long long)n);
+	free(fx);
+	free(out);
+}
+
 Test(record, exit_status_and_signals_pass_through_and_the_profile_is_still_written,
      .timeout = 120)
 {
