@@ -48,7 +48,7 @@ struct slot {
 };
 
 struct thr {
-	pid_t tid;
+	_Atomic pid_t tid;	/* written under S.lock, read by handlers (relaxed) */
 	int fd;			/* perf event, or -1 */
 	timer_t timer;
 	bool has_timer;
@@ -128,19 +128,19 @@ static void on_sample(int sig, siginfo_t *si, void *uc)
 			t = S.thr[i];
 	} else if (si->si_code == SI_KERNEL) {	/* bpf_send_signal_thread() */
 		t = my_thr;
-		if (!t || t->tid != tid) {
+		if (!t || atomic_load_explicit(&t->tid, memory_order_relaxed) != tid) {
 			size_t n = atomic_load_explicit(&S.nthr, memory_order_acquire);
 
 			t = NULL;
 			for (size_t i = 0; i < n && !t; i++)
-				if (S.thr[i]->tid == tid)
+				if (atomic_load_explicit(&S.thr[i]->tid, memory_order_relaxed) == tid)
 					t = S.thr[i];
 			my_thr = t;
 		}
 	} else if (si->si_fd >= 0 && si->si_fd < FD_TABLE) {
 		t = atomic_load_explicit(&by_fd[si->si_fd], memory_order_acquire);
 	}
-	if (!t || t->tid != tid)
+	if (!t || atomic_load_explicit(&t->tid, memory_order_relaxed) != tid)
 		goto out;
 	head = atomic_load_explicit(&t->head, memory_order_relaxed);
 	tail = atomic_load_explicit(&t->tail, memory_order_acquire);
