@@ -117,6 +117,42 @@ Test(bpf_profile, oncpu_profile_puts_the_burner_on_top)
 	free(dir);
 }
 
+/* In a container's pid namespace the target's ids differ from the kernel's own. */
+Test(bpf_profile, profiles_a_program_in_its_own_pid_namespace_on_and_off_cpu)
+{
+	struct run_result r;
+	struct pprof_profile *p;
+	char *dir = tmpdir_new(), out[4200], err[256];
+
+	need_bpf();
+	if (!have_cmd("unshare"))
+		cr_skip_test("unshare (util-linux) is not installed");
+	snprintf(out, sizeof(out), "%s/on.pb.gz", dir);
+	run_sh(&r, "timeout 120 unshare --pid --fork --mount-proc %s profile --hz 499 -o %s -- "
+	       "%s profile 1500", rp_bin(), out, fixture);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	run_result_fini(&r);
+	cr_assert_eq(pprof_read_file(out, &p, err, sizeof(err)), 0, "%s", err);
+	int cpu = pprof_sample_type_index(p, "cpu");
+	cr_assert(cpu >= 0);
+	double burner = share_with(p, cpu, "rp_fixture_burner");
+	cr_assert(burner > 0.8, "burner share of on-CPU time %.3f (total %g ns)", burner,
+		  total(p, cpu));
+	pprof_free(p);
+
+	run_sh(&r, "timeout 120 unshare --pid --fork --mount-proc %s profile --offcpu -o %s -- "
+	       "%s profile 1500", rp_bin(), out, fixture);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	run_result_fini(&r);
+	cr_assert_eq(pprof_read_file(out, &p, err, sizeof(err)), 0, "%s", err);
+	int off = pprof_sample_type_index(p, "off_cpu");
+	cr_assert(off >= 0);
+	cr_assert(share_with(p, off, "rp_fixture_sleeper") > 0.8, "sleeper share %.3f",
+		  share_with(p, off, "rp_fixture_sleeper"));
+	pprof_free(p);
+	free(dir);
+}
+
 Test(bpf_profile, offcpu_profile_weighs_the_sleeping_path_by_time_blocked)
 {
 	struct run_result r;

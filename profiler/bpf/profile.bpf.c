@@ -11,7 +11,9 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* the target as the caller sees it: ids in the caller's pid namespace (a container's) */
 const volatile __u32 target_tgid;
+const volatile __u64 pidns_dev, pidns_ino;
 
 __u64 lost;
 
@@ -56,12 +58,13 @@ static __always_inline void add(struct rp_prof_key *k, __u64 ns)
 SEC("perf_event")
 int rp_prof_sample(struct bpf_perf_event_data *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	struct bpf_pidns_info ns;
 	struct rp_prof_key k = {};
 
-	if ((__u32)(id >> 32) != target_tgid)
+	if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns)) ||
+	    ns.tgid != target_tgid)
 		return 0;
-	k.tid = (__u32)id;
+	k.tid = ns.pid;
 	k.ustack = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
 	k.kstack = bpf_get_stackid(ctx, &stacks, 0);
 	add(&k, 0);
@@ -73,26 +76,31 @@ int BPF_PROG(rp_prof_switch, bool preempt, struct task_struct *prev, struct task
 	     unsigned int prev_state)
 {
 	__u64 now = bpf_ktime_get_ns();
+	struct bpf_pidns_info ns;
 	__u32 tid;
 
-	/* Runs in prev's context, so the stacks taken here are prev's. */
-	if (prev->tgid == target_tgid && !preempt && (prev_state & RP_PROF_STATE_MASK)) {
-		struct rp_prof_start s = { .ts = now };
+	/*
+	 * Runs in prev's context, so the stacks taken here are prev's, and prev's ids in the
+	 * caller's namespace are the current task's. starts is keyed by the kernel's own
+	 * (init namespace) thread id, which next carries too: only target threads get in.
+	 */
+	if (!preempt && (prev_state & RP_PROF_STATE_MASK) &&
+	    !bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns)) &&
+	    ns.tgid == target_tgid) {
+		struct rp_prof_start s = { .ts = now, .tid = ns.pid };
 
 		s.ustack = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
 		s.kstack = bpf_get_stackid(ctx, &stacks, 0);
 		tid = prev->pid;
 		bpf_map_update_elem(&starts, &tid, &s, BPF_ANY);
 	}
-	if (next->tgid != target_tgid)
-		return 0;
 	tid = next->pid;
 	struct rp_prof_start *s = bpf_map_lookup_elem(&starts, &tid);
 	if (!s)
 		return 0;
-	struct rp_prof_key k = { .tid = tid, .ustack = s->ustack, .kstack = s->kstack };
-	__u64 ns = now - s->ts;
+	struct rp_prof_key k = { .tid = s->tid, .ustack = s->ustack, .kstack = s->kstack };
+	__u64 blocked = now - s->ts;
 	bpf_map_delete_elem(&starts, &tid);
-	add(&k, ns);
+	add(&k, blocked);
 	return 0;
 }

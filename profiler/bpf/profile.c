@@ -12,12 +12,13 @@
 #include <linux/perf_event.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 _Static_assert(sizeof(struct rp_prof_key) == 16, "rp_prof_key is shared with BPF");
 _Static_assert(sizeof(struct rp_prof_val) == 16, "rp_prof_val is shared with BPF");
-_Static_assert(sizeof(struct rp_prof_start) == 16, "rp_prof_start is shared with BPF");
+_Static_assert(sizeof(struct rp_prof_start) == 24, "rp_prof_start is shared with BPF");
 
 struct bpf_prof {
 	struct rp_profile *skel;
@@ -61,6 +62,7 @@ static int attach_oncpu(struct bpf_prof *p, unsigned hz)
 int bpf_prof_open(const struct bpf_prof_opts *o, struct bpf_prof **out)
 {
 	struct bpf_prof *p;
+	struct stat ns;
 	int err;
 
 	*out = NULL;
@@ -76,7 +78,13 @@ int bpf_prof_open(const struct bpf_prof_opts *o, struct bpf_prof **out)
 		err = -errno ? -errno : -EINVAL;
 		goto err_free;
 	}
+	if (stat("/proc/self/ns/pid", &ns) < 0) {
+		err = -errno;
+		goto err_free;
+	}
 	p->skel->rodata->target_tgid = (__u32)o->pid;
+	p->skel->rodata->pidns_dev = (__u64)ns.st_dev;
+	p->skel->rodata->pidns_ino = (__u64)ns.st_ino;
 	bpf_program__set_autoload(o->offcpu ? p->skel->progs.rp_prof_sample
 					    : p->skel->progs.rp_prof_switch, false);
 	err = rp_profile__load(p->skel);

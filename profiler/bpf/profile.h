@@ -38,6 +38,8 @@ struct rp_prof_start {		/* a thread switched out while blocked */
 	__u64 ts;
 	__s32 ustack;
 	__s32 kstack;
+	__u32 tid;		/* in the caller's pid namespace */
+	__u32 pad;
 };
 
 #ifndef __bpf__
