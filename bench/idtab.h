@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct idtab {
 	uint64_t *slot;		/* (hash << 32) | (id + 1); 0 = empty */
@@ -69,6 +70,27 @@ static inline uint64_t idtab_next(const struct idtab *t, uint64_t i)
 static inline uint32_t idtab_uid_hash(uint64_t uid)
 {
 	return (uint32_t)uid;
+}
+
+/*
+ * The id of the entry whose uid is uid, the entries being records `stride` bytes apart
+ * holding the uid (uint64_t) at byte offset `off`; IDTAB_NONE if absent. Inlined with
+ * constant stride and offset it is the plain loop over the records' field.
+ */
+static inline uint32_t idtab_find_uid(const struct idtab *t, const void *ents, size_t stride,
+				      size_t off, uint64_t uid)
+{
+	uint32_t h = idtab_uid_hash(uid), id;
+	uint64_t i;
+
+	idtab_foreach(t, h, i, id) {
+		uint64_t v;
+
+		memcpy(&v, (const char *)ents + (size_t)id * stride + off, sizeof(v));
+		if (v == uid)
+			return id;
+	}
+	return IDTAB_NONE;
 }
 
 #endif

@@ -1,5 +1,6 @@
 /* informer_cache — the informer's indexer cache and secondary indexes. See informer_int.h. */
 #include "bench/informer_int.h"
+#include "common/grow.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -86,23 +87,6 @@ static void unlink_members(struct informer *inf, uint32_t e)
 	inf->ent[e].mine = NONE;
 }
 
-static int grow(void **arr, uint32_t *cap, size_t elem, uint32_t want)
-{
-	uint32_t c = *cap ? *cap : 64;
-	void *p;
-
-	if (want <= *cap)
-		return 0;
-	while (c < want)
-		c *= 2;
-	p = realloc(*arr, (size_t)c * elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = c;
-	return 0;
-}
-
 static uint32_t value_get(struct iindex *x, const char *val)
 {
 	uint32_t id = icache_find_val(x, val);
@@ -115,7 +99,7 @@ static uint32_t value_get(struct iindex *x, const char *val)
 		id = x->free;
 		x->free = x->v[id].head;
 	} else {
-		if (grow((void **)&x->v, &x->cap, sizeof(*x->v), x->nv + 1))
+		if (rp_grow((void **)&x->v, &x->cap, sizeof(*x->v), x->nv + 1, 64))
 			return NONE;
 		id = x->nv++;
 	}
@@ -145,8 +129,8 @@ static void link_members(struct informer *inf, uint32_t e, const struct ivals *i
 				n = inf->free_node;
 				inf->free_node = inf->node[n].mine;
 			} else {
-				if (grow((void **)&inf->node, &inf->cap_node, sizeof(*inf->node),
-					 inf->nnode + 1))
+				if (rp_grow((void **)&inf->node, &inf->cap_node, sizeof(*inf->node),
+					    inf->nnode + 1, 64))
 					return;
 				n = inf->nnode++;
 			}
@@ -174,7 +158,7 @@ int icache_add(struct informer *inf, struct objv *v, const struct ivals *iv)
 	if (idtab_reserve(&inf->by_uid, inf->nobj + 1) ||
 	    idtab_reserve(&inf->by_name, inf->nobj + 1) ||
 	    (inf->free_ent == NONE &&
-	     grow((void **)&inf->ent, &inf->cap_ent, sizeof(*inf->ent), inf->nent + 1))) {
+	     rp_grow((void **)&inf->ent, &inf->cap_ent, sizeof(*inf->ent), inf->nent + 1, 64))) {
 		rc = -ENOMEM;
 		goto out;
 	}

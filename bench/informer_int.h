@@ -119,13 +119,8 @@ struct informer {
 
 static inline uint32_t find_uid(const struct informer *inf, uint64_t uid)
 {
-	uint32_t h = idtab_uid_hash(uid), e;
-	uint64_t i;
-
-	idtab_foreach(&inf->by_uid, h, i, e)
-		if (inf->ent[e].uid == uid)
-			return e;
-	return NONE;
+	return idtab_find_uid(&inf->by_uid, inf->ent, sizeof(*inf->ent),
+			      offsetof(struct ient, uid), uid);
 }
 
 static inline uint32_t find_name(const struct informer *inf, const char *ns, const char *name)

@@ -194,12 +194,6 @@ bool obj_meta_equal(const struct obj *a, const struct obj *b)
 	return true;
 }
 
-bool obj_status_equal(const struct obj *a, const struct obj *b)
-{
-	return a->observed_generation == b->observed_generation && a->conditions == b->conditions &&
-	       !memcmp(a->status, b->status, sizeof(a->status));
-}
-
 /* ---- hashing ---- */
 
 #define HK 0x9E3779B97F4A7C15ull

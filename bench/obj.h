@@ -80,7 +80,6 @@ int obj_validate(const struct obj *o);
 
 bool obj_spec_equal(const struct obj *a, const struct obj *b);	/* spec[] and spec_data */
 bool obj_meta_equal(const struct obj *a, const struct obj *b);	/* labels (any order), owner */
-bool obj_status_equal(const struct obj *a, const struct obj *b);
 
 /* The hash used by every by-name table: kind, namespace and name together. */
 uint32_t obj_name_hash(const char *kind, const char *ns, const char *name);

@@ -83,13 +83,8 @@ struct store_watch {
 
 static uint32_t find_uid(const struct store *s, uint64_t uid)
 {
-	uint32_t h = idtab_uid_hash(uid), e;
-	uint64_t i;
-
-	idtab_foreach(&s->by_uid, h, i, e)
-		if (s->ent[e].uid == uid)
-			return e;
-	return NONE;
+	return idtab_find_uid(&s->by_uid, s->ent, sizeof(*s->ent), offsetof(struct sentry, uid),
+			      uid);
 }
 
 static uint32_t find_name(const struct store *s, uint32_t h, const char *kind, const char *ns,

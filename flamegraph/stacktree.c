@@ -1,5 +1,6 @@
 /* stacktree — see stacktree.h. */
 #include "flamegraph/stacktree.h"
+#include "common/grow.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -104,27 +105,6 @@ static int grow_nodes(struct fg_tree *t, uint32_t need)
 	return 0;
 }
 
-static int grow(void **p, uint32_t *cap, size_t elem, uint32_t need)
-{
-	uint64_t ncap = *cap ? *cap : 1024;
-	void *np;
-
-	if (need <= *cap)
-		return 0;
-	while (ncap < need)
-		ncap *= 2;
-	if (ncap > UINT32_MAX)
-		ncap = UINT32_MAX;
-	if (ncap < need)
-		return -E2BIG;
-	np = realloc(*p, ncap * elem);
-	if (!np)
-		return -ENOMEM;
-	*p = np;
-	*cap = (uint32_t)ncap;
-	return 0;
-}
-
 struct fg_tree *fg_tree_new(void)
 {
 	struct fg_tree *t = calloc(1, sizeof(*t));
@@ -208,7 +188,7 @@ int fg_tree_intern(struct fg_tree *t, const char *s, size_t len, uint32_t *id)
 		t->bytes = nb;
 		t->capbytes = ncap;
 	}
-	err = grow((void **)&t->strs, &t->capstrs, sizeof(*t->strs), t->nstrs + 1);
+	err = rp_grow((void **)&t->strs, &t->capstrs, sizeof(*t->strs), t->nstrs + 1, 1024);
 	if (err)
 		return err;
 	st = &t->strs[t->nstrs];
