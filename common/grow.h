@@ -13,5 +13,7 @@
  * UINT32_MAX elements.
  */
 int rp_grow(void **p, uint32_t *cap, size_t elem, uint32_t need, uint32_t first);
+/* The capacity rp_grow would pick (for arrays it does not realloc): 0 or -E2BIG. */
+int rp_grow_cap(uint32_t cap, uint32_t need, uint32_t first, uint32_t *out);
 
 #endif

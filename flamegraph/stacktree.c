@@ -85,23 +85,21 @@ static void big_free(void *p, size_t bytes)
 
 static int grow_nodes(struct fg_tree *t, uint32_t need)
 {
-	uint64_t ncap = t->capnodes ? t->capnodes : 4096;
+	uint32_t ncap;
 	void *np;
+	int err;
 
 	if (need <= t->capnodes)
 		return 0;
-	while (ncap < need)
-		ncap *= 2;
-	if (ncap > UINT32_MAX)
-		ncap = UINT32_MAX;
-	if (ncap < need)
-		return -E2BIG;
+	err = rp_grow_cap(t->capnodes, need, 4096, &ncap);
+	if (err)
+		return err;
 	np = big_realloc(t->nodes, (size_t)t->capnodes * sizeof(*t->nodes),
-			 ncap * sizeof(*t->nodes));
+			 (size_t)ncap * sizeof(*t->nodes));
 	if (!np)
 		return -ENOMEM;
 	t->nodes = np;
-	t->capnodes = (uint32_t)ncap;
+	t->capnodes = ncap;
 	return 0;
 }
 
