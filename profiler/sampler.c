@@ -606,8 +606,11 @@ int sampler_start(const struct sampler_opts *o)
 						 .default_sample_type = "cpu" };
 
 		S.builder = pprof_builder_new(&bo);
-		if (!S.builder)
+		if (!S.builder) {
+			sbpf_close(S.bpf);
+			S.bpf = NULL;
 			return -ENOMEM;
+		}
 	}
 	clock_gettime(CLOCK_MONOTONIC, &S.t0);
 	pthread_mutex_lock(&S.lock);
