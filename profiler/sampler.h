@@ -55,7 +55,7 @@
 #define SAMPLER_RING_SLOTS 64
 #define SAMPLER_MAX_LABELS 4
 #define SAMPLER_MAX_THREADS 4096
-#define SAMPLER_TIMER_MAX_HZ 100	/* AUTO: POSIX timers up to here, perf events above */
+#define SAMPLER_TIMER_MAX_HZ 100	/* AUTO: POSIX timers up to here, eBPF or perf above */
 
 enum sampler_engine {
 	SAMPLER_ENGINE_AUTO = 0,
