@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 int rp_profiler_start(const struct rp_profiler_opts *o)
@@ -53,17 +54,22 @@ int rp_profiler_stop_write(const char *path)
 {
 	struct pprof_builder *b;
 	struct sampler_stats st;
-	char note[256];
-	int rc = sampler_stop(&b);
+	struct timespec cpu;
+	char note[320];
+	int rc;
 
+	/* the process's CPU time while it was profiled: what writing costs comes after */
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+	rc = sampler_stop(&b);
 	if (rc)
 		return rc;
 	sampler_stats(&st);
 	snprintf(note, sizeof(note),
 		 "reconperf cpu profile: engine=%s hz=%d samples=%llu dropped=%llu threads=%llu "
-		 "thread_errors=%llu", st.engine, st.hz, (unsigned long long)st.samples,
-		 (unsigned long long)st.dropped, (unsigned long long)st.threads,
-		 (unsigned long long)st.thread_errors);
+		 "thread_errors=%llu process_cpu_ns=%lld", st.engine, st.hz,
+		 (unsigned long long)st.samples, (unsigned long long)st.dropped,
+		 (unsigned long long)st.threads, (unsigned long long)st.thread_errors,
+		 (long long)cpu.tv_sec * 1000000000ll + cpu.tv_nsec);
 	rc = pprof_builder_add_comment(b, note);
 	if (!rc)
 		rc = pprof_builder_symbolize(b, 0);

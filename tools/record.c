@@ -102,11 +102,24 @@ static void summary(const char *path, double cpu_s, int hz)
 		cli_err("record", "no profile in '%s': %s", path, err);
 		return;
 	}
+	const char *at;
+	double profiled = -1;
+
 	for (size_t i = 0; i < p->nsamples; i++)
 		n += p->samples[i].values[0];
-	fprintf(stderr, "reconperf: record: wrote %s: %lld samples, %.2f CPU-s of the program "
-		"(%.0f%% of CPU-s x hz)\n", path, (long long)n, cpu_s,
-		cpu_s > 0 ? 100.0 * (double)n / (cpu_s * hz) : 0.0);
+	/* the program's CPU time when the profile stopped, from the sampler's comment */
+	for (size_t i = 0; i < p->ncomments; i++)
+		if ((at = strstr(p->comments[i], "process_cpu_ns=")))
+			profiled = strtod(at + 15, NULL) / 1e9;
+	if (profiled > 0)
+		fprintf(stderr, "reconperf: record: wrote %s: %lld samples over %.2f CPU-s of the "
+			"program (%.0f%% of CPU-s x hz); %.2f CPU-s in all, writing the profile "
+			"and any children included\n", path, (long long)n, profiled,
+			100.0 * (double)n / (profiled * hz), cpu_s);
+	else
+		fprintf(stderr, "reconperf: record: wrote %s: %lld samples, %.2f CPU-s of the "
+			"program (%.0f%% of CPU-s x hz)\n", path, (long long)n, cpu_s,
+			cpu_s > 0 ? 100.0 * (double)n / (cpu_s * hz) : 0.0);
 	pprof_free(p);
 }
 
