@@ -1,5 +1,7 @@
 /* symbolize — addresses to functions, files and lines with elfutils. See symbolize.h. */
 #include "profiler/symbolize.h"
+#include "common/u64map.h"
+#include "profiler/symscope.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -20,6 +22,17 @@ struct symbolizer {
 	Dwfl *dwfl;
 	struct sym_map *maps;
 	size_t nmaps, cap;
+	struct u64map units;	/* (debug info, unit offset) hash -> struct unit */
+	bool units_made;
+	bool no_index;		/* sym_set_indexed(s, false) */
+	uint64_t n_indexed, n_walked;
+};
+
+/* A compile unit's scope index (profiler/symscope.h), built on its first address. */
+struct unit {
+	Dwarf *dbg;
+	Dwarf_Off off;
+	struct cu_scopes sc;
 };
 
 static char *debuginfo_path;
@@ -258,6 +271,16 @@ void sym_free(struct symbolizer *s)
 		free((char *)s->maps[i].build_id);
 	}
 	free(s->maps);
+	if (s->units_made) {
+		uint64_t k;
+		void *v;
+
+		for (size_t i = 0; u64map_next(&s->units, &i, &k, &v);) {
+			cu_scopes_free(&((struct unit *)v)->sc);
+			free(v);
+		}
+		u64map_fini(&s->units);
+	}
 	if (s->dwfl)
 		dwfl_end(s->dwfl);
 	free(s);
@@ -328,6 +351,71 @@ static void call_site(Dwarf_Die *cudie, Dwarf_Die *die, const char **file, int *
 		*file = NULL;
 }
 
+#define SCOPES_MAX 64	/* inlined calls in one chain, as far as the index follows */
+
+/* cudie's scope index, built on first use; NULL when it cannot be (then walk the tree). */
+static const struct cu_scopes *unit_scopes(struct symbolizer *s, Dwarf_Die *cudie)
+{
+	Dwarf *dbg = dwarf_cu_getdwarf(cudie->cu);
+	Dwarf_Off off = dwarf_dieoffset(cudie);
+	uint64_t key = (off + 1) * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)dbg;
+	struct unit *u;
+
+	if (!dbg || !key || s->no_index)
+		return NULL;
+	if (!s->units_made) {
+		if (u64map_init(&s->units, 64))
+			return NULL;
+		s->units_made = true;
+	}
+	u = u64map_get(&s->units, key);
+	if (u)	/* a hash collision of two units: the slow path for the second */
+		return u->dbg == dbg && u->off == off && u->sc.usable ? &u->sc : NULL;
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return NULL;
+	u->dbg = dbg;
+	u->off = off;
+	if (cu_scopes_build(cudie, &u->sc) || u64map_put(&s->units, key, u)) {
+		cu_scopes_free(&u->sc);
+		free(u);
+		return NULL;
+	}
+	return u->sc.usable ? &u->sc : NULL;
+}
+
+/* The scopes at addr from the unit's index, innermost first: how many, -1 without one. */
+static int indexed_scopes(struct symbolizer *s, Dwarf_Die *cudie, Dwarf_Addr addr,
+			  Dwarf_Die **out)
+{
+	const struct cu_scopes *sc = unit_scopes(s, cudie);
+	uint32_t chain[SCOPES_MAX];
+	int n;
+
+	if (!sc)
+		return -1;
+	n = cu_scopes_find(sc, addr, chain, SCOPES_MAX);
+	if (n <= 0)
+		return -1;	/* no range holds it: let libdw look (it may know better) */
+	*out = malloc((size_t)n * sizeof(**out));
+	if (!*out)
+		return -1;
+	for (int i = 0; i < n; i++)
+		(*out)[i] = sc->ent[chain[i]].die;
+	return n;
+}
+
+void sym_set_indexed(struct symbolizer *s, bool on)
+{
+	s->no_index = !on;
+}
+
+void sym_index_stats(const struct symbolizer *s, uint64_t *indexed, uint64_t *walked)
+{
+	*indexed = s->n_indexed;
+	*walked = s->n_walked;
+}
+
 int sym_lookup(struct symbolizer *s, uint64_t addr, struct sym_frame *frames, int max)
 {
 	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
@@ -336,6 +424,7 @@ int sym_lookup(struct symbolizer *s, uint64_t addr, struct sym_frame *frames, in
 	Dwfl_Line *dl;
 	const char *file = NULL, *symname;
 	int line = 0, n = 0, nscopes;
+	bool indexed = false;
 	GElf_Off off;
 	GElf_Sym sym;
 
@@ -346,8 +435,15 @@ int sym_lookup(struct symbolizer *s, uint64_t addr, struct sym_frame *frames, in
 	if (dl)
 		file = dwfl_lineinfo(dl, NULL, &line, NULL, NULL, NULL);
 	cudie = dwfl_module_addrdie(mod, addr, &bias);
-	nscopes = cudie ? dwarf_getscopes(cudie, addr - bias, &scopes) : 0;
-	if (nscopes > 0) {
+	nscopes = cudie ? indexed_scopes(s, cudie, addr - bias, &scopes) : 0;
+	if (nscopes < 0) {
+		nscopes = dwarf_getscopes(cudie, addr - bias, &scopes);
+		s->n_walked++;
+	} else {
+		indexed = true;
+		s->n_indexed += cudie != NULL;
+	}
+	if (nscopes > 0 && !indexed) {
 		/*
 		 * Past an inlined instance, dwarf_getscopes() goes on into the scopes of its
 		 * abstract definition, not into its caller's: the function it was inlined into

@@ -13,6 +13,7 @@
 #define RECONPERF_SYMBOLIZE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -51,5 +52,12 @@ const struct sym_map *sym_map_for(const struct symbolizer *s, uint64_t addr);
  * address has no symbol at all.
  */
 int sym_lookup(struct symbolizer *s, uint64_t addr, struct sym_frame *frames, int max);
+/*
+ * Inlined frames come from a per-unit index of scope ranges (profiler/symscope.h); off,
+ * every lookup walks the unit's DIE tree through libdw instead (slow, for comparisons).
+ */
+void sym_set_indexed(struct symbolizer *s, bool on);
+/* Lookups answered from the index, and lookups that needed libdw's walks. */
+void sym_index_stats(const struct symbolizer *s, uint64_t *indexed, uint64_t *walked);
 
 #endif

@@ -1,0 +1,53 @@
+/*
+ * symbolize: the per-unit scope index gives, address by address, the frames libdw's own
+ * tree walks give (function, file, line and inlined callers), over the text of this test
+ * binary, which holds libreconperf.a built with -O2 -g (much inlining).
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "profiler/symbolize.h"
+
+static bool same(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+Test(symbolize, scope_index_agrees_with_libdw_at_every_sampled_address, .timeout = 120)
+{
+	struct symbolizer *fast, *slow;
+	const struct sym_map *text = NULL;
+	struct sym_frame a[32], b[32];
+	long checked = 0, inlined = 0;
+	uint64_t indexed, walked;
+
+	cr_assert_eq(sym_new(0, &fast), 0);
+	cr_assert_eq(sym_new(0, &slow), 0);
+	sym_set_indexed(slow, false);
+	/* this binary's own code: the mapping that holds this function */
+	text = sym_map_for(fast, (uint64_t)(uintptr_t)&sym_lookup);
+	cr_assert_not_null(text);
+	for (uint64_t pc = text->start; pc < text->limit && checked < 40000; pc += 13) {
+		int n = sym_lookup(fast, pc, a, 32), m = sym_lookup(slow, pc, b, 32);
+
+		cr_assert_eq(n, m, "%#llx: %d frames indexed, %d from libdw (%s / %s)",
+			     (unsigned long long)pc, n, m, n ? a[0].name : "-", m ? b[0].name : "-");
+		for (int i = 0; i < n; i++)
+			cr_assert(same(a[i].name, b[i].name) && same(a[i].file, b[i].file) &&
+					  a[i].line == b[i].line && a[i].start_line == b[i].start_line,
+				  "%#llx frame %d: %s %s:%d (%d) indexed, %s %s:%d (%d) from libdw",
+				  (unsigned long long)pc, i, a[i].name, a[i].file, a[i].line,
+				  a[i].start_line, b[i].name, b[i].file, b[i].line, b[i].start_line);
+		inlined += n > 1;
+		checked++;
+	}
+	/* the comparison must have covered inlined calls, not only plain functions, and the
+	 * index must have answered (a unit it cannot index falls back to the same walks) */
+	cr_assert_gt(inlined, 100, "%ld addresses with inlined frames of %ld", inlined, checked);
+	sym_index_stats(fast, &indexed, &walked);
+	cr_assert_gt(indexed, 9 * walked, "indexed %llu, walked %llu of %ld",
+		     (unsigned long long)indexed, (unsigned long long)walked, checked);
+	sym_free(fast);
+	sym_free(slow);
+}
