@@ -2,6 +2,7 @@
 #include "profiler/symbolize.h"
 #include "common/u64map.h"
 #include "profiler/symscope.h"
+#include "profiler/unwind.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -137,11 +138,12 @@ int sym_new(pid_t pid, struct symbolizer **out)
 	*out = NULL;
 	if (!s)
 		return -ENOMEM;
+	unwind_block_debuginfod(true);
 	if (!pid)
 		pid = getpid();
 	s->dwfl = dwfl_begin(&proc_callbacks);
 	if (!s->dwfl) {
-		free(s);
+		sym_free(s);
 		return -ENOMEM;
 	}
 	rc = dwfl_linux_proc_report(s->dwfl, pid);
@@ -221,6 +223,7 @@ int sym_new_from_maps(const char *maps_text, struct symbolizer **out)
 	*out = NULL;
 	if (!s)
 		return -ENOMEM;
+	unwind_block_debuginfod(true);
 	elf_version(EV_CURRENT);
 	s->dwfl = dwfl_begin(&offline_callbacks);
 	fp = fmemopen((void *)maps_text, strlen(maps_text), "r");
@@ -266,6 +269,7 @@ void sym_free(struct symbolizer *s)
 {
 	if (!s)
 		return;
+	unwind_block_debuginfod(false);
 	for (size_t i = 0; i < s->nmaps; i++) {
 		free((char *)s->maps[i].path);
 		free((char *)s->maps[i].build_id);

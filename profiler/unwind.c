@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <ucontext.h>
@@ -525,11 +526,21 @@ int unwind_here(uint64_t *pcs, int max)
  * instrumented code may run; the wrappers stay out of TSan builds (the sampler's stress tests
  * run under ASan and in the plain build).
  */
+static atomic_int no_debuginfod;
+
+void unwind_block_debuginfod(bool on)
+{
+	atomic_fetch_add(&no_debuginfod, on ? 1 : -1);
+}
+
 #ifndef __SANITIZE_THREAD__
 void *dlopen(const char *file, int mode)
 {
 	void *h;
 
+	if (file && atomic_load(&no_debuginfod) > 0 && strstr(file, "libdebuginfod") &&
+	    !(getenv("RECONPERF_DEBUGINFOD") && !strcmp(getenv("RECONPERF_DEBUGINFOD"), "1")))
+		return NULL;	/* see unwind_block_debuginfod() */
 	resolve_real();
 	in_loader++;
 	h = real_dlopen(file, mode);

@@ -33,6 +33,7 @@
 #ifndef RECONPERF_UNWIND_H
 #define RECONPERF_UNWIND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define UNWIND_MAX_DEPTH 128
@@ -66,5 +67,15 @@ void unwind_get_stats(struct unwind_stats *st);
 
 /* Does the object holding pc use frame pointers (1), not (0), or is pc unknown (-1)? */
 int unwind_pc_has_fp(uint64_t pc);
+
+/*
+ * While blocked (counted: each true needs its false), the dlopen wrapper refuses
+ * libdebuginfod unless RECONPERF_DEBUGINFOD=1. The symbolizer blocks it for its lifetime:
+ * libdw falls back to its debuginfod client for every library whose debug info is not on
+ * disk, which means network fetches while a profile is written, CPU spent setting up
+ * libcurl and TLS, and a crash in programs that carry their own OpenSSL (node: libssh2
+ * took node's copy, already torn down at exit). Not in TSan builds (no dlopen wrapper).
+ */
+void unwind_block_debuginfod(bool on);
 
 #endif

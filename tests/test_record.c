@@ -284,6 +284,15 @@ Test(record, exit_status_and_signals_pass_through_and_the_profile_is_still_writt
 	run_result_fini(&r);
 	cr_assert(file_exists(out), "no profile after SIGTERM");
 	cr_assert_gt(total_samples(out), 10);
+
+	/* SIGKILL: nothing is written, and the earlier run's profile is not reported as this
+	 * run's */
+	cr_assert_eq(run_sh(&r, "'%s' record -o '%s' -- sh -c 'kill -9 $$'", rp_bin(), out), 0);
+	cr_assert_eq(r.status, 128 + SIGKILL, "status %d: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "no profile written") && strstr(r.err, "an earlier run's"),
+		  "stderr: %s", r.err);
+	cr_assert_null(strstr(r.err, "wrote"), "stderr: %s", r.err);
+	run_result_fini(&r);
 	free(out);
 	free(fx);
 }

@@ -4,8 +4,13 @@
  * binary, which holds libreconperf.a built with -O2 -g (much inlining).
  */
 #include <criterion/criterion.h>
+#include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
+#include <yaml.h>
+#include <zlib.h>
 
 #include "profiler/symbolize.h"
 
@@ -50,4 +55,24 @@ Test(symbolize, scope_index_agrees_with_libdw_at_every_sampled_address, .timeout
 		     (unsigned long long)indexed, (unsigned long long)walked, checked);
 	sym_free(fast);
 	sym_free(slow);
+}
+
+/*
+ * A library without debug info on disk sends libdw to its debuginfod client; the
+ * symbolizer keeps it from loading (network, libcurl's TLS set-up, and node's crash).
+ * Several libraries, so that at least one lacks its debug files wherever this runs.
+ */
+Test(symbolize, libdw_does_not_load_its_debuginfod_client)
+{
+	struct symbolizer *s;
+	struct sym_frame fr[8];
+
+	cr_assert_eq(sym_new(0, &s), 0);
+	cr_assert_gt(sym_lookup(s, (uint64_t)(uintptr_t)&fopen, fr, 8), 0);
+	cr_assert_gt(sym_lookup(s, (uint64_t)(uintptr_t)&cJSON_Parse, fr, 8), 0);
+	cr_assert_gt(sym_lookup(s, (uint64_t)(uintptr_t)&deflate, fr, 8), 0);
+	cr_assert_gt(sym_lookup(s, (uint64_t)(uintptr_t)&yaml_parser_initialize, fr, 8), 0);
+	sym_free(s);
+	cr_assert_null(dlopen("libdebuginfod.so.1", RTLD_NOW | RTLD_NOLOAD),
+		       "libdebuginfod was loaded while symbolizing");
 }

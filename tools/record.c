@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -92,6 +93,19 @@ static void forward(int sig)
 		kill(child, sig);
 }
 
+/* Is there a file at path that is not the one seen before the run (profiles are written by
+ * rename, so a new one is a new inode)? */
+static bool rewritten(const char *path, bool had, const struct stat *before)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return false;
+	return !had || st.st_ino != before->st_ino || st.st_dev != before->st_dev ||
+	       st.st_mtim.tv_sec != before->st_mtim.tv_sec ||
+	       st.st_mtim.tv_nsec != before->st_mtim.tv_nsec;
+}
+
 static void summary(const char *path, double cpu_s, int hz)
 {
 	struct pprof_profile *p;
@@ -151,8 +165,9 @@ int cmd_record(int argc, char **argv)
 	const char *out = NULL, *mem = NULL, *engine = NULL;
 	char preload[PATH_MAX], outabs[PATH_MAX], memabs[PATH_MAX], hzs[16], rates[32], *ld = NULL;
 	int hz = 100, i, status;
-	bool mem_only = false;
+	bool mem_only = false, had_out = false, had_mem = false;
 	uint64_t mem_rate = 0;
+	struct stat out_before, mem_before;
 	struct rusage ru;
 	pid_t pid;
 
@@ -208,6 +223,9 @@ int cmd_record(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	snprintf(hzs, sizeof(hzs), "%d", hz);
+	/* what is there now: a profile from an earlier run must not pass for this run's */
+	had_out = out && stat(outabs, &out_before) == 0;
+	had_mem = mem && stat(memabs, &mem_before) == 0;
 	if (getenv("LD_PRELOAD") && getenv("LD_PRELOAD")[0]) {
 		if (asprintf(&ld, "%s:%s", preload, getenv("LD_PRELOAD")) < 0)
 			return EXIT_FAIL;
@@ -258,10 +276,17 @@ int cmd_record(int argc, char **argv)
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127 &&
 	    access(out ? outabs : memabs, F_OK))
 		return 127;
-	if (out)
+	if (out && !rewritten(outabs, had_out, &out_before))
+		cli_err("record", "no profile written to '%s' (the program did not reach its exit "
+			"handlers, or crashed in them)%s", outabs,
+			had_out ? "; the file there is an earlier run's" : "");
+	else if (out)
 		summary(outabs, ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
 					ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6, hz);
-	if (mem)
+	if (mem && !rewritten(memabs, had_mem, &mem_before))
+		cli_err("record", "no heap profile written to '%s'%s", memabs,
+			had_mem ? "; the file there is an earlier run's" : "");
+	else if (mem)
 		mem_summary(memabs);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
