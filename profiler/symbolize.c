@@ -27,6 +27,17 @@ struct symbolizer {
 	bool units_made;
 	bool no_index;		/* sym_set_indexed(s, false) */
 	uint64_t n_indexed, n_walked;
+	pid_t pid;		/* the live process (sym_new), 0 offline */
+	struct perfmap_ent *pm;	/* its /tmp/perf-PID.map, sorted; loaded on first need */
+	size_t npm;
+	bool pm_loaded;
+};
+
+/* A JIT's symbol (node --perf-basic-prof, the JVM's perf map, python -X perf, ...). */
+struct perfmap_ent {
+	uint64_t start, end;
+	size_t seq;		/* line number: a later line wins where code was replaced */
+	char *name;
 };
 
 /* A compile unit's scope index (profiler/symscope.h), built on its first address. */
@@ -141,6 +152,7 @@ int sym_new(pid_t pid, struct symbolizer **out)
 	unwind_block_debuginfod(true);
 	if (!pid)
 		pid = getpid();
+	s->pid = pid;
 	s->dwfl = dwfl_begin(&proc_callbacks);
 	if (!s->dwfl) {
 		sym_free(s);
@@ -270,6 +282,9 @@ void sym_free(struct symbolizer *s)
 	if (!s)
 		return;
 	unwind_block_debuginfod(false);
+	for (size_t i = 0; i < s->npm; i++)
+		free(s->pm[i].name);
+	free(s->pm);
 	for (size_t i = 0; i < s->nmaps; i++) {
 		free((char *)s->maps[i].path);
 		free((char *)s->maps[i].build_id);
@@ -409,6 +424,80 @@ static int indexed_scopes(struct symbolizer *s, Dwarf_Die *cudie, Dwarf_Addr add
 	return n;
 }
 
+static int cmp_pm(const void *a, const void *b)
+{
+	const struct perfmap_ent *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* /tmp/perf-PID.map: "START SIZE NAME" per line, hex, as perf reads it. */
+static void perfmap_load(struct symbolizer *s)
+{
+	char path[64], *line = NULL;
+	size_t len = 0, cap = 0, seq = 0;
+	FILE *f;
+
+	s->pm_loaded = true;
+	if (!s->pid)
+		return;
+	snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)s->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (getline(&line, &len, f) > 0) {
+		uint64_t start, size;
+		int at = 0;
+		char *name;
+
+		seq++;
+		if (sscanf(line, "%" SCNx64 " %" SCNx64 " %n", &start, &size, &at) != 2 || !at ||
+		    !size || start + size < start)
+			continue;
+		line[strcspn(line, "\n")] = 0;
+		if (s->npm == cap) {
+			size_t ncap = cap ? 2 * cap : 256;
+			struct perfmap_ent *np = realloc(s->pm, ncap * sizeof(*np));
+
+			if (!np)
+				break;
+			s->pm = np;
+			cap = ncap;
+		}
+		name = strdup(line + at);
+		if (!name)
+			break;
+		s->pm[s->npm++] = (struct perfmap_ent){ start, start + size, seq, name };
+	}
+	free(line);
+	fclose(f);
+	qsort(s->pm, s->npm, sizeof(*s->pm), cmp_pm);
+}
+
+/* The JIT symbol at addr: the latest line whose range holds it, among the nearest. */
+static const char *perfmap_find(struct symbolizer *s, uint64_t addr)
+{
+	size_t lo = 0, hi, best = SIZE_MAX;
+
+	if (!s->pm_loaded)
+		perfmap_load(s);
+	hi = s->npm;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (s->pm[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo, k = 0; i-- > 0 && k < 64; k++)
+		if (addr < s->pm[i].end && (best == SIZE_MAX || s->pm[i].seq > s->pm[best].seq))
+			best = i;
+	return best == SIZE_MAX ? NULL : s->pm[best].name;
+}
+
 void sym_set_indexed(struct symbolizer *s, bool on)
 {
 	s->no_index = !on;
@@ -432,8 +521,16 @@ int sym_lookup(struct symbolizer *s, uint64_t addr, struct sym_frame *frames, in
 	GElf_Off off;
 	GElf_Sym sym;
 
-	if (!mod || max <= 0)
+	if (max <= 0)
 		return 0;
+	if (!mod) {	/* no file maps it: generated code, named by its JIT if at all */
+		const char *jit = perfmap_find(s, addr);
+
+		if (!jit)
+			return 0;
+		frames[0] = (struct sym_frame){ jit, NULL, 0, 0 };
+		return 1;
+	}
 	symname = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
 	dl = dwfl_module_getsrc(mod, addr);
 	if (dl)

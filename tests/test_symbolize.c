@@ -6,6 +6,8 @@
 #include <criterion/criterion.h>
 #include <dlfcn.h>
 #include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -75,4 +77,36 @@ Test(symbolize, libdw_does_not_load_its_debuginfod_client)
 	sym_free(s);
 	cr_assert_null(dlopen("libdebuginfod.so.1", RTLD_NOW | RTLD_NOLOAD),
 		       "libdebuginfod was loaded while symbolizing");
+}
+
+/* Generated code takes its names from the JIT's /tmp/perf-PID.map (a later line wins). */
+Test(symbolize, jit_code_is_named_from_the_perf_map)
+{
+	char path[64];
+	struct symbolizer *s;
+	struct sym_frame fr[4];
+	uint8_t *code = mmap(NULL, 8192, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uintptr_t a = (uintptr_t)code;
+	FILE *f;
+
+	cr_assert_neq(code, MAP_FAILED);
+	snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "%lx 100 LazyCompile:~old_fn app.js:3\n", (unsigned long)a);
+	fprintf(f, "%lx 40 JS:*new_fn app.js:3\n", (unsigned long)a);
+	fprintf(f, "not a line\n");
+	fprintf(f, "%lx 80 Stub:second\n", (unsigned long)a + 0x1000);
+	fclose(f);
+	cr_assert_eq(sym_new(0, &s), 0);
+	cr_assert_eq(sym_lookup(s, a + 0x10, fr, 4), 1);
+	cr_assert_str_eq(fr[0].name, "JS:*new_fn app.js:3");
+	cr_assert_eq(sym_lookup(s, a + 0x50, fr, 4), 1);	/* past new_fn: the older entry */
+	cr_assert_str_eq(fr[0].name, "LazyCompile:~old_fn app.js:3");
+	cr_assert_eq(sym_lookup(s, a + 0x1010, fr, 4), 1);
+	cr_assert_str_eq(fr[0].name, "Stub:second");
+	cr_assert_eq(sym_lookup(s, a + 0x200, fr, 4), 0);	/* in no entry */
+	sym_free(s);
+	unlink(path);
+	munmap(code, 8192);
 }
