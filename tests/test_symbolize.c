@@ -39,13 +39,17 @@ Test(symbolize, scope_index_agrees_with_libdw_at_every_sampled_address, .timeout
 		int n = sym_lookup(fast, pc, a, 32), m = sym_lookup(slow, pc, b, 32);
 
 		cr_assert_eq(n, m, "%#llx: %d frames indexed, %d from libdw (%s / %s)",
-			     (unsigned long long)pc, n, m, n ? a[0].name : "-", m ? b[0].name : "-");
-		for (int i = 0; i < n; i++)
-			cr_assert(same(a[i].name, b[i].name) && same(a[i].file, b[i].file) &&
-					  a[i].line == b[i].line && a[i].start_line == b[i].start_line,
-				  "%#llx frame %d: %s %s:%d (%d) indexed, %s %s:%d (%d) from libdw",
+			     (unsigned long long)pc, n, m, n ? a[0].name : "-",
+			     m ? b[0].name : "-");
+		for (int i = 0; i < n; i++) {
+			bool eq = same(a[i].name, b[i].name) && same(a[i].file, b[i].file) &&
+				  a[i].line == b[i].line && a[i].start_line == b[i].start_line;
+
+			cr_assert(eq, "%#llx frame %d: %s %s:%d (%d) indexed, %s %s:%d (%d) from libdw",
 				  (unsigned long long)pc, i, a[i].name, a[i].file, a[i].line,
-				  a[i].start_line, b[i].name, b[i].file, b[i].line, b[i].start_line);
+				  a[i].start_line, b[i].name, b[i].file, b[i].line,
+				  b[i].start_line);
+		}
 		inlined += n > 1;
 		checked++;
 	}

@@ -181,7 +181,8 @@ int cmd_record(int argc, char **argv)
 				return EXIT_USAGE;
 		} else if (!strcmp(a, "--engine") && i + 1 < argc) {
 			engine = argv[++i];
-			if (strcmp(engine, "bpf") && strcmp(engine, "perf") && strcmp(engine, "timer")) {
+			if (strcmp(engine, "bpf") && strcmp(engine, "perf") &&
+			    strcmp(engine, "timer")) {
 				cli_err("record", "'--engine' must be bpf, perf or timer, got '%s'",
 					engine);
 				return EXIT_USAGE;
