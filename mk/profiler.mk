@@ -27,7 +27,13 @@ EXTRA_BINS += $(PRELOAD_SO)
 # gperftools' libprofiler (CPUPROFILE=... in the environment starts it).
 FIXTURE_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O2 -Wall -Wextra -Werror
 CPU_FIXTURES := $(B)/tests/fixtures/cpushare-fp $(B)/tests/fixtures/cpushare-nofp \
-		$(B)/tests/fixtures/cpushare-gperf
+		$(B)/tests/fixtures/cpushare-gperf $(B)/tests/fixtures/cpushare-static
+
+# statically linked: what record says about a program LD_PRELOAD cannot reach
+$(B)/tests/fixtures/cpushare-static: tests/fixtures/cpushare.c
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(FIXTURE_CFLAGS) -static -o $@ $< -lpthread
 
 $(B)/tests/fixtures/cpushare-fp: tests/fixtures/cpushare.c
 	$(call msg,CC,$@)

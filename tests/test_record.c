@@ -297,6 +297,23 @@ Test(record, exit_status_and_signals_pass_through_and_the_profile_is_still_writt
 	free(fx);
 }
 
+/* LD_PRELOAD cannot reach a static program: record runs it and says what to use instead */
+Test(record, a_statically_linked_program_runs_and_record_says_why_no_profile, .timeout = 60)
+{
+	char *out = scratch("st.pb.gz"), *fx = fixture("cpushare-static");
+	struct run_result r;
+
+	cr_assert_eq(run_sh(&r, "'%s' record -o '%s' -- '%s' 0.1", rp_bin(), out, fx), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "cpu_seconds="), "the program did not run: %s", r.out);
+	cr_assert(strstr(r.err, "statically linked") && strstr(r.err, "reconperf profile"),
+		  "stderr: %s", r.err);
+	cr_assert(!file_exists(out));
+	run_result_fini(&r);
+	free(out);
+	free(fx);
+}
+
 Test(record, bad_usage_exits_2_with_a_message)
 {
 	struct run_result r;

@@ -6,6 +6,9 @@
 #include "profiler/pprof.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <limits.h>
@@ -91,6 +94,56 @@ static void forward(int sig)
 {
 	if (child > 0)
 		kill(child, sig);
+}
+
+/* The file execvp would run for cmd (PATH search when it has no '/'), or NULL. */
+static char *find_cmd(const char *cmd)
+{
+	const char *path = getenv("PATH");
+	char *r = NULL;
+
+	if (strchr(cmd, '/'))
+		return strdup(cmd);
+	while (path && *path) {
+		size_t n = strcspn(path, ":");
+
+		if (asprintf(&r, "%.*s/%s", (int)n, n ? path : ".", cmd) < 0)
+			return NULL;
+		if (access(r, X_OK) == 0)
+			return r;
+		free(r);
+		r = NULL;
+		path += n + (path[n] == ':');
+	}
+	return NULL;
+}
+
+/* An ELF executable without a program interpreter: LD_PRELOAD cannot reach it. */
+static bool static_elf(const char *cmd)
+{
+	char *file = find_cmd(cmd);
+	bool is_static = false;
+	int fd = file ? open(file, O_RDONLY | O_CLOEXEC) : -1;
+	size_t n = 0;
+	Elf *e;
+
+	free(file);
+	if (fd < 0)
+		return false;
+	elf_version(EV_CURRENT);
+	e = elf_begin(fd, ELF_C_READ, NULL);
+	if (e && elf_kind(e) == ELF_K_ELF && elf_getphdrnum(e, &n) == 0) {
+		is_static = true;
+		for (size_t i = 0; i < n; i++) {
+			GElf_Phdr ph;
+
+			if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_INTERP)
+				is_static = false;
+		}
+	}
+	elf_end(e);
+	close(fd);
+	return is_static;
 }
 
 /* Is there a file at path that is not the one seen before the run (profiles are written by
@@ -278,8 +331,11 @@ int cmd_record(int argc, char **argv)
 	    access(out ? outabs : memabs, F_OK))
 		return 127;
 	if (out && !rewritten(outabs, had_out, &out_before))
-		cli_err("record", "no profile written to '%s' (the program did not reach its exit "
-			"handlers, or crashed in them)%s", outabs,
+		cli_err("record", "no profile written to '%s' (%s)%s", outabs,
+			static_elf(argv[i + 1]) ?
+				"the program is statically linked: LD_PRELOAD cannot load the "
+				"sampler into it; 'reconperf profile -- CMD' samples it from outside" :
+				"the program did not reach its exit handlers, or crashed in them",
 			had_out ? "; the file there is an earlier run's" : "");
 	else if (out)
 		summary(outabs, ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
