@@ -18,22 +18,41 @@
 #include <time.h>
 #include <unistd.h>
 
+static const struct {
+	const char *name;
+	enum sampler_engine engine;
+} engines[] = {
+	{ "auto", SAMPLER_ENGINE_AUTO },
+	{ "bpf", SAMPLER_ENGINE_BPF },
+	{ "perf", SAMPLER_ENGINE_PERF },
+	{ "timer", SAMPLER_ENGINE_TIMER },
+};
+
+/* The engine called name (NULL: auto), or -1. */
+static int engine_of(const char *name)
+{
+	for (size_t i = 0; i < sizeof(engines) / sizeof(engines[0]); i++)
+		if (!name || !strcmp(name, engines[i].name))
+			return (int)engines[i].engine;
+	return -1;
+}
+
+bool rp_profiler_engine_known(const char *name)
+{
+	return name && engine_of(name) >= 0;
+}
+
 int rp_profiler_start(const struct rp_profiler_opts *o)
 {
 	struct sampler_opts so = { 0 };
 
 	if (o) {
-		so.hz = o->hz;
-		if (!o->engine || !strcmp(o->engine, "auto"))
-			so.engine = SAMPLER_ENGINE_AUTO;
-		else if (!strcmp(o->engine, "perf"))
-			so.engine = SAMPLER_ENGINE_PERF;
-		else if (!strcmp(o->engine, "timer"))
-			so.engine = SAMPLER_ENGINE_TIMER;
-		else if (!strcmp(o->engine, "bpf"))
-			so.engine = SAMPLER_ENGINE_BPF;
-		else
+		int e = engine_of(o->engine);
+
+		if (e < 0)
 			return -EINVAL;
+		so.hz = o->hz;
+		so.engine = (enum sampler_engine)e;
 	}
 	return sampler_start(&so);
 }

@@ -214,8 +214,8 @@ static int parse_args(int argc, char **argv, struct bench_cli *c, int *first_fil
 				return -EINVAL;
 			break;
 		case O_ENGINE:
-			if (strcmp(optarg, "bpf") && strcmp(optarg, "perf") && strcmp(optarg, "timer")) {
-				cli_err("bench", "'--engine' must be bpf, perf or timer, got '%s'",
+			if (!rp_profiler_engine_known(optarg)) {
+				cli_err("bench", "'--engine' must be auto, bpf, perf or timer, got '%s'",
 					optarg);
 				return -EINVAL;
 			}

@@ -4,6 +4,7 @@
  */
 #include "tools/cli.h"
 #include "profiler/pprof.h"
+#include "reconperf/profiler.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -234,9 +235,8 @@ int cmd_record(int argc, char **argv)
 				return EXIT_USAGE;
 		} else if (!strcmp(a, "--engine") && i + 1 < argc) {
 			engine = argv[++i];
-			if (strcmp(engine, "bpf") && strcmp(engine, "perf") &&
-			    strcmp(engine, "timer")) {
-				cli_err("record", "'--engine' must be bpf, perf or timer, got '%s'",
+			if (!rp_profiler_engine_known(engine)) {
+				cli_err("record", "'--engine' must be auto, bpf, perf or timer, got '%s'",
 					engine);
 				return EXIT_USAGE;
 			}

@@ -20,6 +20,7 @@
 #ifndef RECONPERF_PROFILER_H
 #define RECONPERF_PROFILER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -44,6 +45,8 @@ struct rp_profiler_stats {
 };
 
 int rp_profiler_start(const struct rp_profiler_opts *o);
+/* Is name one of rp_profiler_opts.engine's names ("auto", "bpf", "perf", "timer")? */
+bool rp_profiler_engine_known(const char *name);
 /* What a failed rp_profiler_start(o) means (names the missing privilege for "bpf"). */
 const char *rp_profiler_strerror(const struct rp_profiler_opts *o, int err);
 /* Stops, symbolizes against this process and writes the profile atomically. */
