@@ -24,6 +24,7 @@ static const struct {
 } engines[] = {
 	{ "auto", SAMPLER_ENGINE_AUTO },
 	{ "bpf", SAMPLER_ENGINE_BPF },
+	{ "bpf-stack", SAMPLER_ENGINE_BPF_STACK },
 	{ "perf", SAMPLER_ENGINE_PERF },
 	{ "timer", SAMPLER_ENGINE_TIMER },
 };
@@ -59,7 +60,7 @@ int rp_profiler_start(const struct rp_profiler_opts *o)
 
 const char *rp_profiler_strerror(const struct rp_profiler_opts *o, int err)
 {
-	if (o && o->engine && !strcmp(o->engine, "bpf"))
+	if (o && o->engine && !strncmp(o->engine, "bpf", 3))
 		return rp_bpf_strerror(err);
 	return strerror(-err);
 }
@@ -85,10 +86,11 @@ int rp_profiler_stop_write(const char *path)
 	sampler_stats(&st);
 	snprintf(note, sizeof(note),
 		 "reconperf cpu profile: engine=%s hz=%d samples=%llu dropped=%llu threads=%llu "
-		 "thread_errors=%llu process_cpu_ns=%lld", st.engine, st.hz,
+		 "thread_errors=%llu process_cpu_ns=%lld truncated=%llu", st.engine, st.hz,
 		 (unsigned long long)st.samples, (unsigned long long)st.dropped,
 		 (unsigned long long)st.threads, (unsigned long long)st.thread_errors,
-		 (long long)cpu.tv_sec * 1000000000ll + cpu.tv_nsec);
+		 (long long)cpu.tv_sec * 1000000000ll + cpu.tv_nsec,
+		 (unsigned long long)st.truncated);
 	rc = pprof_builder_add_comment(b, note);
 	if (!rc)
 		rc = pprof_builder_symbolize(b, 0);

@@ -13,6 +13,7 @@
 #include "profiler/pprof.h"
 #include "profiler/sampler_bpf.h"
 #include "profiler/unwind.h"
+#include "profiler/unwind_snap.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -20,11 +21,13 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <linux/perf_event.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -66,8 +69,11 @@ static struct {
 	enum sampler_engine engine;
 	int hz, signo;
 	uint64_t period_ns;
-	struct sbpf *bpf;	/* the eBPF engine's clocks and program */
-	uint64_t bpf_failed;	/* its periods whose signal could not be sent (at stop) */
+	struct sbpf *bpf;	/* the eBPF engines' clocks and program */
+	uint64_t bpf_failed;	/* their periods whose sample was lost (at stop) */
+	struct snapuw *snap;	/* bpf-stack: the unwinder of the copies (collector's) */
+	uint64_t bpf_short, truncated;	/* bpf-stack, at stop: see sampler_stats */
+	int evfd;		/* bpf-stack: wakes the collector at stop */
 	struct thr *thr[SAMPLER_MAX_THREADS];
 	_Atomic size_t nthr;
 	uint64_t thread_errors, samples, registered;
@@ -360,8 +366,15 @@ static int register_tid(pid_t tid)
 		return n == SAMPLER_MAX_THREADS ? -ENOSPC : -ENOMEM;
 	}
 	S.registered++;
-	if (S.engine == SAMPLER_ENGINE_BPF) {
-		rc = sbpf_add_thread(S.bpf, tid);
+	if (S.engine == SAMPLER_ENGINE_BPF || S.engine == SAMPLER_ENGINE_BPF_STACK) {
+		uint64_t lo = 0, hi = 0, labels = 0;
+
+		/* the calling thread: where its labels and its stack are (the copy reads them) */
+		if (tid == gettid_cached()) {
+			unwind_thread_stack(&lo, &hi);
+			labels = (uint64_t)(uintptr_t)&tls_labels;
+		}
+		rc = sbpf_add_thread(S.bpf, tid, labels, hi);
 		t->in_bpf = !rc;
 	} else if (S.engine == SAMPLER_ENGINE_PERF) {
 		rc = setup_perf(t);
@@ -445,6 +458,38 @@ static void drain_locked(void)
 	}
 }
 
+/* bpf-stack: one copied sample, unwound into the profile (collector, or stop after it) */
+static void on_copy(void *arg, const struct rp_ss_rec *r)
+{
+	int64_t values[2] = { 1, (int64_t)S.period_ns };
+	struct snap sn = { r->ip, r->sp, r->bp, (const uint8_t *)(r + 1), r->len };
+	struct pprof_label_kv kv[SAMPLER_MAX_LABELS];
+	uint64_t pcs[SAMPLER_MAX_DEPTH];
+	size_t nl = 0;
+	int n;
+
+	(void)arg;
+	for (int i = 0; i + 1 < RP_SS_LABEL_WORDS && nl < SAMPLER_MAX_LABELS; i += 2)
+		if (r->labels[i] && r->labels[i + 1])
+			kv[nl++] = (struct pprof_label_kv){ (const char *)(uintptr_t)r->labels[i],
+							    (const char *)(uintptr_t)r->labels[i + 1],
+							    0, NULL };
+	n = snapuw_unwind(S.snap, &sn, pcs, SAMPLER_MAX_DEPTH);
+	if (n && S.builder && pprof_builder_add(S.builder, pcs, (size_t)n, values, kv, nl) == 0)
+		S.samples++;
+}
+
+static void collect_copies(void)
+{
+	struct pollfd p[2] = { { sbpf_ring_fd(S.bpf), POLLIN, 0 }, { S.evfd, POLLIN, 0 } };
+
+	while (!atomic_load(&S.collector_stop)) {
+		/* the program wakes the ring's descriptor when the ring is filling */
+		poll(p, 2, (int)(DRAIN_NS / 1000000));
+		sbpf_consume(S.bpf, 0);
+	}
+}
+
 static void *collector_main(void *arg)
 {
 	struct timespec ts = { DRAIN_NS / 1000000000, DRAIN_NS % 1000000000 };
@@ -454,6 +499,10 @@ static void *collector_main(void *arg)
 	sigemptyset(&all);
 	sigaddset(&all, S.signo);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	if (S.engine == SAMPLER_ENGINE_BPF_STACK) {
+		collect_copies();
+		return NULL;
+	}
 	while (!atomic_load(&S.collector_stop)) {
 		uint32_t seen = atomic_load_explicit(&S.wake, memory_order_acquire);
 
@@ -539,6 +588,10 @@ static void atfork_child(void)
 	atomic_store(&S.running, false);
 	sbpf_forget(S.bpf);
 	S.bpf = NULL;
+	S.snap = NULL;	/* the parent's, like the builder */
+	if (S.evfd >= 0)
+		close(S.evfd);
+	S.evfd = -1;
 	for (size_t i = 0; i < n; i++) {
 		int fd = S.thr[i]->fd;
 
@@ -560,6 +613,51 @@ static void resolve_pthread_create(void)
 		real_pthread_create = dlsym(RTLD_NEXT, "pthread_create");
 }
 
+static void stop_copies(void);
+
+/* bpf-stack: the unwinder, the collector's wake-up and the program (S.bpf). */
+static int start_copies(void)
+{
+	int rc;
+
+	S.evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (S.evfd < 0)
+		return -errno;
+	rc = snapuw_new(&S.snap);
+	if (!rc)
+		rc = sbpf_open(getpid(), SBPF_STACK, 0, on_copy, NULL, S.period_ns, &S.bpf);
+	if (rc)
+		stop_copies();
+	return rc;
+}
+
+/* Frees what start_copies() and the signal engine set up (after the collector is gone). */
+static void stop_copies(void)
+{
+	struct snapuw_stats st;
+
+	if (S.bpf) {
+		uint64_t taken;
+
+		if (S.engine == SAMPLER_ENGINE_BPF_STACK) {
+			sbpf_stop(S.bpf);
+			sbpf_consume(S.bpf, 0);	/* what the collector had not read yet */
+		}
+		sbpf_counts(S.bpf, &taken, &S.bpf_failed, &S.bpf_short);
+		sbpf_close(S.bpf);
+		S.bpf = NULL;
+	}
+	if (S.snap) {
+		snapuw_get_stats(S.snap, &st);
+		S.truncated = st.truncated;
+		snapuw_free(S.snap);
+		S.snap = NULL;
+	}
+	if (S.evfd >= 0)
+		close(S.evfd);
+	S.evfd = -1;
+}
+
 int sampler_start(const struct sampler_opts *o)
 {
 	pthread_attr_t attr;
@@ -577,8 +675,9 @@ int sampler_start(const struct sampler_opts *o)
 	 * per context switch), above that per-CPU clocks with the eBPF program where we may
 	 * load it (nothing per context switch either), else per-thread perf events */
 	S.engine = o && o->engine ? o->engine :
-		   S.hz <= SAMPLER_TIMER_MAX_HZ ? SAMPLER_ENGINE_TIMER : SAMPLER_ENGINE_BPF;
-	S.samples = S.thread_errors = S.registered = S.bpf_failed = 0;
+		   S.hz <= SAMPLER_TIMER_MAX_HZ ? SAMPLER_ENGINE_TIMER : SAMPLER_ENGINE_BPF_STACK;
+	S.samples = S.thread_errors = S.registered = S.bpf_failed = S.bpf_short = S.truncated = 0;
+	S.evfd = -1;
 	if (!S.key_made && pthread_key_create(&S.key, thread_gone) == 0)
 		S.key_made = true;
 	if (!S.atfork_made)
@@ -590,8 +689,15 @@ int sampler_start(const struct sampler_opts *o)
 	rc = install_handler();
 	if (rc)
 		return rc;
+	if (S.engine == SAMPLER_ENGINE_BPF_STACK) {
+		rc = start_copies();
+		if (rc && o && o->engine == SAMPLER_ENGINE_BPF_STACK)
+			return rc;
+		if (rc)	/* no ring buffer or task registers on this kernel: signals instead */
+			S.engine = SAMPLER_ENGINE_BPF;
+	}
 	if (S.engine == SAMPLER_ENGINE_BPF) {
-		rc = sbpf_open(getpid(), S.signo, S.period_ns, &S.bpf);
+		rc = sbpf_open(getpid(), SBPF_SIGNAL, S.signo, NULL, NULL, S.period_ns, &S.bpf);
 		if (rc && o && o->engine == SAMPLER_ENGINE_BPF)
 			return rc;
 		if (rc)	/* not privileged, no BTF: a clock per thread instead */
@@ -607,8 +713,7 @@ int sampler_start(const struct sampler_opts *o)
 
 		S.builder = pprof_builder_new(&bo);
 		if (!S.builder) {
-			sbpf_close(S.bpf);
-			S.bpf = NULL;
+			stop_copies();
 			return -ENOMEM;
 		}
 	}
@@ -664,13 +769,7 @@ int sampler_stop(struct pprof_builder **out)
 	n = atomic_load(&S.nthr);
 	for (size_t i = 0; i < n; i++)
 		stop_clock(S.thr[i]);
-	if (S.bpf) {
-		uint64_t sent;
-
-		sbpf_counts(S.bpf, &sent, &S.bpf_failed);
-		sbpf_close(S.bpf);
-		S.bpf = NULL;
-	}
+	sbpf_stop(S.bpf);	/* no more samples; bpf-stack's ring is read after the collector */
 	pthread_mutex_unlock(&S.lock);
 	/* let signals already queued run their handlers before the rings are read */
 	nanosleep(&grace, NULL);
@@ -678,9 +777,13 @@ int sampler_stop(struct pprof_builder **out)
 	if (S.collector) {
 		atomic_store(&S.collector_stop, true);
 		collector_wake();
+		if (S.evfd >= 0 && write(S.evfd, &(uint64_t){ 1 }, 8) < 0) {
+			/* cannot fail on a fresh eventfd; the collector polls each second anyway */
+		}
 		pthread_join(S.collector, NULL);
 		S.collector = 0;
 	}
+	stop_copies();
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	S.duration_ns = (t1.tv_sec - S.t0.tv_sec) * 1000000000ll + (t1.tv_nsec - S.t0.tv_nsec);
 	pthread_mutex_lock(&S.lock);
@@ -724,17 +827,20 @@ void sampler_stats(struct sampler_stats *st)
 	size_t n = atomic_load(&S.nthr);
 
 	memset(st, 0, sizeof(*st));
-	st->engine = !S.hz ? "none" : S.engine == SAMPLER_ENGINE_BPF ? "bpf-cpu-clock" :
+	st->engine = !S.hz ? "none" : S.engine == SAMPLER_ENGINE_BPF_STACK ? "bpf-stack" :
+		     S.engine == SAMPLER_ENGINE_BPF ? "bpf-cpu-clock" :
 		     S.engine == SAMPLER_ENGINE_PERF ? "perf-task-clock" : "posix-timer";
 	st->hz = S.hz;
 	st->samples = S.samples;
 	st->threads = S.registered;
 	st->thread_errors = S.thread_errors;
 	st->dropped = S.bpf_failed;
+	st->truncated = S.truncated;
+	st->short_copies = S.bpf_short;
 	if (S.bpf) {
-		uint64_t sent;
+		uint64_t taken;
 
-		sbpf_counts(S.bpf, &sent, &st->dropped);
+		sbpf_counts(S.bpf, &taken, &st->dropped, &st->short_copies);
 	}
 	st->duration_ns = S.duration_ns;
 	for (size_t i = 0; i < n; i++)

@@ -62,6 +62,7 @@ enum sampler_engine {
 	SAMPLER_ENGINE_PERF,	/* perf_event task-clock per thread */
 	SAMPLER_ENGINE_TIMER,	/* POSIX CPU-time timer per thread */
 	SAMPLER_ENGINE_BPF,	/* cpu-clock per CPU + eBPF program signalling our threads */
+	SAMPLER_ENGINE_BPF_STACK,	/* cpu-clock per CPU + eBPF program copying their stacks */
 };
 
 struct sampler_opts {
@@ -75,6 +76,8 @@ struct sampler_stats {
 	int hz;
 	uint64_t samples;	/* taken into the profile */
 	uint64_t dropped;	/* lost to a full ring or a signal the eBPF engine could not send */
+	uint64_t truncated;	/* bpf-stack: stacks deeper than the copy (cut at its end) */
+	uint64_t short_copies;	/* bpf-stack: copies that got only the page %rsp is in */
 	uint64_t threads;	/* threads ever sampled */
 	uint64_t thread_errors;	/* threads whose clock could not be set up */
 	int64_t duration_ns;	/* wall time between start and stop */

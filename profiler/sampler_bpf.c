@@ -1,8 +1,9 @@
-/* sampler_bpf — per-CPU clocks and an eBPF program that signals our threads. See .h. */
+/* sampler_bpf — per-CPU clocks and the eBPF programs that sample our threads. See .h. */
 #include "profiler/sampler_bpf.h"
 #include "profiler/bpf/bpfcommon.h"
 
 #include "sigsample.skel.h"
+#include "stacksample.skel.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -11,17 +12,73 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+_Static_assert(sizeof(struct rp_ss_rec) == 104, "rp_ss_rec layout");
+_Static_assert(sizeof(struct rp_ss_thread) == 16, "rp_ss_thread layout");
+
 struct sbpf {
-	struct rp_sigsample *skel;
+	enum sbpf_mode mode;
+	struct rp_sigsample *sig;
+	struct rp_stacksample *stk;
+	struct bpf_program *prog;
+	struct bpf_map *tids;
+	struct ring_buffer *ring;
+	sbpf_sample_fn fn;
+	void *arg;
 	struct bpf_link **links;
 	int *pfds;
 	int ncpus;	/* entries in links and pfds */
 };
 
-int sbpf_open(pid_t tgid, int signo, uint64_t period_ns, struct sbpf **out)
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct sbpf *s = ctx;
+	const struct rp_ss_rec *r = data;
+
+	if (size >= sizeof(*r) && size - sizeof(*r) >= r->len)
+		s->fn(s->arg, r);
+	return 0;
+}
+
+/* Sets the target's ids and loads the mode's program. */
+static int load(struct sbpf *s, pid_t tgid, int signo)
+{
+	struct stat ns;
+	int err;
+
+	if (stat("/proc/self/ns/pid", &ns) < 0)
+		return -errno;
+	if (s->mode == SBPF_SIGNAL) {
+		s->sig = rp_sigsample__open();
+		if (!s->sig)
+			return -ENOMEM;
+		s->sig->rodata->target_tgid = (__u32)tgid;
+		s->sig->rodata->pidns_dev = (__u64)ns.st_dev;
+		s->sig->rodata->pidns_ino = (__u64)ns.st_ino;
+		s->sig->rodata->signo = (__u32)signo;
+		err = rp_bpf_classify(rp_sigsample__load(s->sig));
+		s->prog = s->sig->progs.rp_sigsample;
+		s->tids = s->sig->maps.tids;
+		return err;
+	}
+	s->stk = rp_stacksample__open();
+	if (!s->stk)
+		return -ENOMEM;
+	s->stk->rodata->target_tgid = (__u32)tgid;
+	s->stk->rodata->pidns_dev = (__u64)ns.st_dev;
+	s->stk->rodata->pidns_ino = (__u64)ns.st_ino;
+	err = rp_bpf_classify(rp_stacksample__load(s->stk));
+	if (err)
+		return err;
+	s->prog = s->stk->progs.rp_stacksample;
+	s->tids = s->stk->maps.tids;
+	s->ring = ring_buffer__new(bpf_map__fd(s->stk->maps.ring), on_record, s, NULL);
+	return s->ring ? 0 : -errno;
+}
+
+int sbpf_open(pid_t tgid, enum sbpf_mode mode, int signo, sbpf_sample_fn fn, void *arg,
+	      uint64_t period_ns, struct sbpf **out)
 {
 	struct sbpf *s;
-	struct stat ns;
 	int n, err, attached = 0;
 
 	*out = NULL;
@@ -34,25 +91,20 @@ int sbpf_open(pid_t tgid, int signo, uint64_t period_ns, struct sbpf **out)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	s->mode = mode;
+	s->fn = fn;
+	s->arg = arg;
 	s->links = calloc((size_t)n, sizeof(*s->links));
 	s->pfds = malloc((size_t)n * sizeof(*s->pfds));
-	s->skel = rp_sigsample__open();
-	if (!s->links || !s->pfds || !s->skel) {
-		err = -ENOMEM;
-		goto err;
+	if (!s->links || !s->pfds) {
+		free(s->links);
+		free(s);
+		return -ENOMEM;
 	}
 	s->ncpus = n;
 	for (int cpu = 0; cpu < n; cpu++)
 		s->pfds[cpu] = -1;
-	if (stat("/proc/self/ns/pid", &ns) < 0) {
-		err = -errno;
-		goto err;
-	}
-	s->skel->rodata->target_tgid = (__u32)tgid;
-	s->skel->rodata->pidns_dev = (__u64)ns.st_dev;
-	s->skel->rodata->pidns_ino = (__u64)ns.st_ino;
-	s->skel->rodata->signo = (__u32)signo;
-	err = rp_bpf_classify(rp_sigsample__load(s->skel));
+	err = load(s, tgid, signo);
 	if (err)
 		goto err;
 	for (int cpu = 0; cpu < n; cpu++) {
@@ -65,7 +117,7 @@ int sbpf_open(pid_t tgid, int signo, uint64_t period_ns, struct sbpf **out)
 			goto err;
 		}
 		s->pfds[cpu] = fd;
-		s->links[cpu] = bpf_program__attach_perf_event(s->skel->progs.rp_sigsample, fd);
+		s->links[cpu] = bpf_program__attach_perf_event(s->prog, fd);
 		if (!s->links[cpu]) {
 			err = rp_bpf_classify(-errno);
 			goto err;
@@ -83,38 +135,76 @@ err:
 	return err;
 }
 
-int sbpf_add_thread(struct sbpf *s, pid_t tid)
+int sbpf_add_thread(struct sbpf *s, pid_t tid, uint64_t labels, uint64_t stack_hi)
 {
-	__u32 k = (__u32)tid, v = 1;
+	__u32 k = (__u32)tid, one = 1;
+	struct rp_ss_thread v = { .labels = labels, .stack_hi = stack_hi };
 
-	return bpf_map__update_elem(s->skel->maps.tids, &k, sizeof(k), &v, sizeof(v), BPF_ANY);
+	if (s->mode == SBPF_SIGNAL)
+		return bpf_map__update_elem(s->tids, &k, sizeof(k), &one, sizeof(one), BPF_ANY);
+	return bpf_map__update_elem(s->tids, &k, sizeof(k), &v, sizeof(v), BPF_ANY);
 }
 
 void sbpf_remove_thread(struct sbpf *s, pid_t tid)
 {
 	__u32 k = (__u32)tid;
 
-	bpf_map__delete_elem(s->skel->maps.tids, &k, sizeof(k), 0);
+	bpf_map__delete_elem(s->tids, &k, sizeof(k), 0);
 }
 
-void sbpf_counts(const struct sbpf *s, uint64_t *sent, uint64_t *failed)
+int sbpf_ring_fd(const struct sbpf *s)
 {
-	*sent = s ? __atomic_load_n(&s->skel->bss->sent, __ATOMIC_RELAXED) : 0;
-	*failed = s ? __atomic_load_n(&s->skel->bss->failed, __ATOMIC_RELAXED) : 0;
+	return s && s->ring ? ring_buffer__epoll_fd(s->ring) : -1;
+}
+
+int sbpf_consume(struct sbpf *s, int timeout_ms)
+{
+	if (!s->ring)
+		return -EINVAL;
+	return timeout_ms > 0 ? ring_buffer__poll(s->ring, timeout_ms) :
+				ring_buffer__consume(s->ring);
+}
+
+void sbpf_counts(const struct sbpf *s, uint64_t *taken, uint64_t *lost, uint64_t *short_copy)
+{
+	*taken = *lost = *short_copy = 0;
+	if (s && s->sig) {
+		*taken = __atomic_load_n(&s->sig->bss->sent, __ATOMIC_RELAXED);
+		*lost = __atomic_load_n(&s->sig->bss->failed, __ATOMIC_RELAXED);
+	} else if (s && s->stk) {
+		*taken = __atomic_load_n(&s->stk->bss->taken, __ATOMIC_RELAXED);
+		*lost = __atomic_load_n(&s->stk->bss->lost, __ATOMIC_RELAXED);
+		*short_copy = __atomic_load_n(&s->stk->bss->short_copy, __ATOMIC_RELAXED);
+	}
+}
+
+/* Destroys the links (which disables each event and closes its descriptor) and the rest. */
+static void detach(struct sbpf *s)
+{
+	for (int cpu = 0; cpu < s->ncpus; cpu++) {
+		if (s->links[cpu])
+			bpf_link__destroy(s->links[cpu]);
+		else if (s->pfds[cpu] >= 0)
+			close(s->pfds[cpu]);
+		s->links[cpu] = NULL;
+		s->pfds[cpu] = -1;
+	}
+}
+
+void sbpf_stop(struct sbpf *s)
+{
+	if (s)
+		detach(s);
 }
 
 void sbpf_close(struct sbpf *s)
 {
 	if (!s)
 		return;
-	for (int cpu = 0; s->links && cpu < s->ncpus; cpu++) {
-		/* destroying a link disables its event and closes the event's descriptor */
-		if (s->links[cpu])
-			bpf_link__destroy(s->links[cpu]);
-		else if (s->pfds[cpu] >= 0)
-			close(s->pfds[cpu]);
-	}
-	rp_sigsample__destroy(s->skel);
+	detach(s);
+	ring_buffer__free(s->ring);
+	rp_sigsample__destroy(s->sig);
+	rp_stacksample__destroy(s->stk);
 	free(s->links);
 	free(s->pfds);
 	free(s);

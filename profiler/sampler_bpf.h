@@ -1,36 +1,76 @@
 /*
- * sampler_bpf — the sampler's "bpf-cpu-clock" engine (profiler/sampler.h): one cpu-clock
- * perf event per CPU, its period the sampling period, and a small eBPF program on each
- * (profiler/bpf/sigsample.bpf.c) that sends the sample signal to the interrupted thread
- * when it is one of ours. The clocks run per CPU, not per thread, so a context switch of a
- * sampled thread costs nothing extra (a per-thread perf event stops and restarts its
- * hrtimer at every switch: up to 60% on a switch-heavy program at 1000 Hz on a KVM guest),
- * and time the thread spends in the kernel is sampled too (the signal lands on its return
- * to user mode, so the sample shows the system call's caller).
+ * sampler_bpf — the sampler's two eBPF engines (profiler/sampler.h). Both run one cpu-clock
+ * perf event per CPU, its period the sampling period, with a small eBPF program on each
+ * that acts when the interrupted task is one of our threads:
  *
- * Thread and process ids are those of the caller's pid namespace (the program compares
+ *   SBPF_SIGNAL ("bpf-cpu-clock", profiler/bpf/sigsample.bpf.c) sends the thread the sample
+ *     signal; its handler unwinds. The signal is delivered through irq_work (a self-IPI) and
+ *     a signal frame: on a KVM or Firecracker guest that is the larger part of a sample.
+ *   SBPF_STACK ("bpf-stack", profiler/bpf/stacksample.bpf.c) copies the thread's user
+ *     registers, the top RP_SS_STACK_MAX bytes of its stack and its label pointers into a
+ *     ring buffer; the collector unwinds the copy (profiler/unwind_snap.h). No signal, so
+ *     the thread pays the timer interrupt and the copy only.
+ *
+ * The clocks run per CPU, not per thread, so a context switch of a sampled thread costs
+ * nothing extra (a per-thread perf event stops and restarts its hrtimer at every switch:
+ * up to 60% on a switch-heavy program at 1000 Hz on a KVM guest), and time the thread
+ * spends in the kernel is sampled too (the signal lands on its return to user mode; the
+ * copy takes the registers saved at its entry to the kernel: both show the system call's
+ * caller).
+ *
+ * Thread and process ids are those of the caller's pid namespace (the programs compare
  * them with bpf_get_ns_current_pid_tgid()), so it works inside a container.
  *
  * Needs CAP_BPF and CAP_PERFMON (or root) and kernel BTF; sbpf_open() fails otherwise and
  * the sampler falls back to per-thread perf events, then POSIX timers.
  *
- * Threading: open/close/add/remove from the sampler's threads under its lock.
+ * Threading: open/close/add/remove from the sampler's threads under its lock; consume from
+ * one thread (the collector, or the stopping thread after it has been joined).
  */
 #ifndef RECONPERF_SAMPLER_BPF_H
 #define RECONPERF_SAMPLER_BPF_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "profiler/bpf/stacksample.h"
+
 struct sbpf;
 
-/* Loads the program for process tgid and starts a clock of period_ns on every online CPU. */
-int sbpf_open(pid_t tgid, int signo, uint64_t period_ns, struct sbpf **out);
-/* Threads to signal: only the registered ones are. */
-int sbpf_add_thread(struct sbpf *s, pid_t tid);
+enum sbpf_mode { SBPF_SIGNAL, SBPF_STACK };
+
+/* One copied sample of SBPF_STACK: the header and r->len bytes of stack after it. */
+typedef void (*sbpf_sample_fn)(void *arg, const struct rp_ss_rec *r);
+
+/*
+ * Loads the mode's program for process tgid and starts a clock of period_ns on every
+ * online CPU. signo: SBPF_SIGNAL's signal; fn, arg: SBPF_STACK's consumer (sbpf_consume).
+ */
+int sbpf_open(pid_t tgid, enum sbpf_mode mode, int signo, sbpf_sample_fn fn, void *arg,
+	      uint64_t period_ns, struct sbpf **out);
+/*
+ * Threads to sample: only the registered ones are. labels and stack_hi (SBPF_STACK): the
+ * user address of the thread's label pairs and the top of its stack, 0 if unknown.
+ */
+int sbpf_add_thread(struct sbpf *s, pid_t tid, uint64_t labels, uint64_t stack_hi);
 void sbpf_remove_thread(struct sbpf *s, pid_t tid);
-/* Signals sent, and periods whose signal could not be sent (counted as dropped samples). */
-void sbpf_counts(const struct sbpf *s, uint64_t *sent, uint64_t *failed);
+/*
+ * SBPF_STACK: passes the samples in the ring to fn, waiting up to timeout_ms (0: none) for
+ * the program to say the ring is filling. Returns the samples passed or -errno (-EINTR
+ * is not an error).
+ */
+int sbpf_consume(struct sbpf *s, int timeout_ms);
+/* SBPF_STACK: a descriptor that polls readable when the program asks for a consume. */
+int sbpf_ring_fd(const struct sbpf *s);
+/*
+ * Samples taken (signals sent, or copies put in the ring), periods whose sample was lost
+ * (a signal that could not be sent, a full ring), and copies that got only the page %rsp
+ * is in.
+ */
+void sbpf_counts(const struct sbpf *s, uint64_t *taken, uint64_t *lost, uint64_t *short_copy);
+/* Stops the clocks and detaches; the ring can still be consumed. NULL is fine. */
+void sbpf_stop(struct sbpf *s);
 /* Stops the clocks, detaches and frees. NULL is fine. */
 void sbpf_close(struct sbpf *s);
 /*

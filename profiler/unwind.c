@@ -47,6 +47,7 @@ static TLS int in_loader;
 static TLS uint64_t stack_lo, stack_hi;
 
 static _Atomic uint64_t n_fp, n_unw, n_loader;
+static atomic_uint generation;	/* bumped at every refresh of the table */
 
 /*
  * dlclose unmaps code before the module table forgets it: between the two, the leaf fix-up
@@ -237,8 +238,14 @@ int unwind_refresh_modules(void)
 	in_loader--;
 	sort_table(t);
 	atomic_store(&cur_table, t);
+	atomic_fetch_add(&generation, 1);
 	pthread_mutex_unlock(&table_lock);
 	return 0;
+}
+
+unsigned unwind_modules_generation(void)
+{
+	return atomic_load(&generation);
 }
 
 static const struct mod_range *find_mod(uint64_t pc)
@@ -344,6 +351,12 @@ int unwind_init_thread(void)
 		unw_leave();
 	}
 	return 0;
+}
+
+void unwind_thread_stack(uint64_t *lo, uint64_t *hi)
+{
+	*lo = stack_lo;
+	*hi = stack_hi;
 }
 
 int unwind_in_loader(void)

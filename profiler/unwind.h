@@ -59,6 +59,12 @@ int unwind_in_loader(void);
 /* Rescans the loaded objects for frame pointers (done automatically after dlopen/dlclose). */
 int unwind_refresh_modules(void);
 
+/* Bumped by every refresh of the loaded objects (after dlopen/dlclose). */
+unsigned unwind_modules_generation(void);
+
+/* The calling thread's stack bounds as unwind_init_thread() found them (0, 0 if not). */
+void unwind_thread_stack(uint64_t *lo, uint64_t *hi);
+
 /* Statistics for benchmarks and tests: walks by each method since start. */
 struct unwind_stats {
 	uint64_t fp_walks, unw_walks, loader_leaf_only;

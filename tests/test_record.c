@@ -133,15 +133,17 @@ static void assert_traces(const char *traces, const char *leaf, const char *cons
 }
 
 struct fxcase {
-	char name[32], engine[8];
+	char name[32], engine[16];
 };
 
 ParameterizedTestParameters(record, fixture_shares_and_whole_stacks)
 {
-	static struct fxcase cases[] = { { "cpushare-fp", "bpf" }, { "cpushare-nofp", "bpf" },
+	static struct fxcase cases[] = { { "cpushare-fp", "bpf-stack" },
+					 { "cpushare-nofp", "bpf-stack" },
+					 { "cpushare-fp", "bpf" }, { "cpushare-nofp", "bpf" },
 					 { "cpushare-fp", "perf" }, { "cpushare-nofp", "perf" } };
 
-	return cr_make_param_array(struct fxcase, cases, 4);
+	return cr_make_param_array(struct fxcase, cases, 6);
 }
 
 ParameterizedTest(struct fxcase *c, record, fixture_shares_and_whole_stacks, .timeout = 300)
@@ -156,7 +158,7 @@ ParameterizedTest(struct fxcase *c, record, fixture_shares_and_whole_stacks, .ti
 	static const char *const c_chain[] = { "stage_c", "worker_c" };
 
 	need_go();
-	if (!strcmp(c->engine, "bpf"))
+	if (!strncmp(c->engine, "bpf", 3))
 		need_bpf();
 	cpu = record_fixture(fx, out, "1000", "2", c->engine, &status);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
@@ -223,7 +225,7 @@ Test(record, tick_timers_up_to_100_hz_per_cpu_clocks_or_perf_events_above_or_as_
 	/* above: the eBPF engine where it may be loaded (root, BTF), else perf events */
 	cpu = record_fixture(fx, out, "250", "1", NULL, &status);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
-	assert_engine(out, bpf_can_run() ? "bpf-cpu-clock" : "perf-task-clock", cpu, 250);
+	assert_engine(out, bpf_can_run() ? "bpf-stack" : "perf-task-clock", cpu, 250);
 	cr_assert_eq(run_argv(&r, argv), 0);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	run_result_fini(&r);
@@ -234,6 +236,11 @@ Test(record, tick_timers_up_to_100_hz_per_cpu_clocks_or_perf_events_above_or_as_
 		cr_assert_eq(r.status, 0, "%s", r.err);
 		run_result_fini(&r);
 		assert_engine(out, "bpf-cpu-clock", 0, 100);
+		argv[3] = "bpf-stack";
+		cr_assert_eq(run_argv(&r, argv), 0);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		run_result_fini(&r);
+		assert_engine(out, "bpf-stack", 0, 100);
 	}
 	free(fx);
 	free(out);
@@ -249,14 +256,17 @@ Test(record, bpf_engine_samples_a_program_in_its_own_pid_namespace, .timeout = 6
 	need_bpf();
 	if (!have_cmd("unshare"))
 		cr_skip_test("unshare (util-linux) is not installed");
-	cr_assert_eq(run_sh(&r, "unshare --pid --fork --mount-proc '%s' record -o '%s' --hz 1000 "
-			    "--engine bpf -- '%s' 1", rp_bin(), out, fx), 0);
-	cr_assert_eq(r.status, 0, "%s", r.err);
-	run_result_fini(&r);
-	assert_engine(out, "bpf-cpu-clock", 0, 1000);
-	/* the fixture burns ~1 CPU-s: ~1000 samples (none if ids were compared globally) */
-	n = total_samples(out);
-	cr_assert_geq(n, 700, "%lld samples", (long long)n);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(run_sh(&r, "unshare --pid --fork --mount-proc '%s' record -o '%s' "
+				    "--hz 1000 --engine %s -- '%s' 1", rp_bin(), out,
+				    i ? "bpf-stack" : "bpf", fx), 0);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		run_result_fini(&r);
+		assert_engine(out, i ? "bpf-stack" : "bpf-cpu-clock", 0, 1000);
+		/* the fixture burns ~1 CPU-s: ~1000 samples (none if ids were compared globally) */
+		n = total_samples(out);
+		cr_assert_geq(n, 700, "%lld samples", (long long)n);
+	}
 	free(fx);
 	free(out);
 }

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "reconperf/profiler.h"
 #include "profiler/pprof.h"
@@ -87,7 +89,7 @@ static int64_t count_where(const struct pprof_profile *p, const char *key, const
 	return n;
 }
 
-/* engine NULL: AUTO, which at 1000 Hz is bpf-cpu-clock where eBPF may be loaded */
+/* engine NULL: AUTO, which at 1000 Hz is bpf-stack where eBPF may be loaded */
 static void threads_and_labels(const char *engine)
 {
 	struct rp_profiler_opts o = { .hz = 1000, .engine = engine };
@@ -105,7 +107,9 @@ static void threads_and_labels(const char *engine)
 	pthread_join(b, NULL);
 	cr_assert_eq(rp_profiler_stop_write(path), 0);
 	rp_profiler_stats(&st);
-	cr_assert_str_eq(st.engine, engine || !bpf_can_run() ? "perf-task-clock" : "bpf-cpu-clock");
+	cr_assert_str_eq(st.engine, !engine && bpf_can_run() ? "bpf-stack" :
+				    engine && !strcmp(engine, "bpf") ? "bpf-cpu-clock" :
+								      "perf-task-clock");
 	cr_assert_eq(st.hz, 1000);
 	cr_assert_geq(st.threads, 3);
 	cr_assert_eq(st.thread_errors, 0);
@@ -149,6 +153,13 @@ Test(sampler, the_same_with_a_perf_event_per_thread, .timeout = 120)
 	threads_and_labels("perf");
 }
 
+Test(sampler, the_same_with_the_signalling_bpf_engine, .timeout = 120)
+{
+	if (!bpf_can_run())
+		cr_skip_test("eBPF cannot be loaded here (root and kernel BTF needed)");
+	threads_and_labels("bpf");
+}
+
 Test(sampler, timer_engine_on_request_and_no_double_stop, .timeout = 60)
 {
 	struct rp_profiler_opts o = { .hz = 200, .engine = "timer" };
@@ -173,4 +184,91 @@ Test(sampler, out_of_range_rates_are_refused)
 	cr_assert_eq(rp_profiler_start(&(struct rp_profiler_opts){ .hz = 20000 }), -EINVAL);
 	cr_assert_eq(rp_profiler_start(&(struct rp_profiler_opts){ .hz = -1 }), -EINVAL);
 	cr_assert_not(sampler_running());
+}
+
+/* ---- bpf-stack: samples in system calls, and stacks deeper than the copy ---- */
+
+static volatile int stop_syscalls;
+
+__attribute__((noinline)) static void *syscall_spinner(void *arg)
+{
+	double end = thread_cpu() + 0.3;
+
+	(void)arg;
+	prof_label_set("phase", "syscalls");
+	while (thread_cpu() < end)
+		for (int i = 0; i < 200; i++)
+			syscall(SYS_getppid);	/* nearly all of its time is in the kernel */
+	return NULL;
+}
+
+__attribute__((noinline)) static uint64_t deep(int depth)
+{
+	volatile char pad[240];	/* ~256 bytes a frame: 200 frames outgrow the copy */
+
+	pad[0] = (char)depth;
+	if (depth > 0)
+		return deep(depth - 1) + (uint64_t)pad[0];
+	spin_for(0.3);
+	return sink;
+}
+
+__attribute__((noinline)) static void *deep_worker(void *arg)
+{
+	(void)arg;
+	return (void *)(uintptr_t)deep(200);
+}
+
+/* Samples (count) whose frames hold fn. */
+static int64_t samples_with(const struct pprof_profile *p, const char *fn)
+{
+	const char *names[128];
+	int64_t n = 0;
+
+	for (size_t i = 0; i < p->nsamples; i++) {
+		size_t k = pprof_sample_frames(p, &p->samples[i], names, 128, NULL, NULL);
+
+		for (size_t j = 0; j < k; j++)
+			if (!strcmp(names[j], fn)) {
+				n += p->samples[i].values[0];
+				break;
+			}
+	}
+	return n;
+}
+
+Test(sampler, bpf_stack_samples_system_calls_at_their_caller_and_cuts_deep_stacks,
+     .timeout = 120)
+{
+	struct rp_profiler_opts o = { .hz = 1000, .engine = "bpf-stack" };
+	struct pprof_profile *p;
+	char err[256], *path = scratch("stack.pb.gz");
+	const char *c;
+	pthread_t a, b;
+	int64_t sys, spin;
+
+	if (!bpf_can_run())
+		cr_skip_test("eBPF cannot be loaded here (root and kernel BTF needed)");
+	cr_assert_eq(rp_profiler_start(&o), 0);
+	cr_assert_eq(pthread_create(&a, NULL, syscall_spinner, NULL), 0);
+	cr_assert_eq(pthread_create(&b, NULL, deep_worker, NULL), 0);
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	cr_assert_eq(rp_profiler_stop_write(path), 0);
+	cr_assert_eq(pprof_read_file(path, &p, err, sizeof(err)), 0, "%s", err);
+	/* 0.3 CPU-s each at 1000 Hz; the kernel's time is sampled at the system call's caller */
+	sys = samples_with(p, "syscall_spinner");
+	cr_assert(sys >= 240 && sys <= 360, "syscall_spinner in %lld samples", (long long)sys);
+	cr_assert_geq(count_where(p, "phase", "syscalls"), sys * 9 / 10);
+	/* 200 frames of ~256 bytes: the leaf and its nearest callers are there, the top is cut
+	 * and said to be */
+	spin = samples_with(p, "spin_for");
+	cr_assert(spin >= 240 && spin <= 360, "spin_for in %lld samples", (long long)spin);
+	cr_assert_geq(samples_with(p, "deep"), spin * 9 / 10);
+	cr_assert_lt(samples_with(p, "deep_worker"), spin / 10);
+	cr_assert_eq(p->ncomments, 1);
+	c = strstr(p->comments[0], "truncated=");
+	cr_assert(c && atoll(c + 10) >= spin * 9 / 10, "%s", p->comments[0]);
+	pprof_free(p);
+	free(path);
 }

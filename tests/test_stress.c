@@ -231,7 +231,7 @@ Test(stress, record_survives_threads_forks_execs_dlopen_and_signal_masks, .timeo
 	cr_assert_eq(comment_num(p, "thread_errors"), 0, "some threads were not sampled");
 	/* as root with kernel BTF (CI) AUTO takes the eBPF engine at 1000 Hz */
 	if (bpf_can_run())
-		cr_assert(p->ncomments && strstr(p->comments[0], "engine=bpf-cpu-clock"),
+		cr_assert(p->ncomments && strstr(p->comments[0], "engine=bpf-stack"),
 			  "engine: %s", p->ncomments ? p->comments[0] : "(no comment)");
 	cr_assert_geq(comment_num(p, "threads"), (long long)o.threads,
 		      "fewer threads sampled than the fixture ran");
@@ -284,7 +284,7 @@ Test(stress, c_api_survives_the_same_and_writes_while_threads_run, .timeout = 30
 	free(dir);
 }
 
-/* The engines AUTO does not take at 1000 Hz as root (the tests above run bpf-cpu-clock). */
+/* The engines AUTO does not take at 1000 Hz as root (the tests above run bpf-stack). */
 static void engine_survives(const char *engine)
 {
 	char *fx = fixture("stress_prof"), *dir = tmpdir_new(), path[4096];
@@ -324,4 +324,11 @@ Test(stress, timer_engine_survives_the_same, .timeout = 300)
 Test(stress, perf_engine_survives_the_same, .timeout = 300)
 {
 	engine_survives("perf");
+}
+
+Test(stress, signalling_bpf_engine_survives_the_same, .timeout = 300)
+{
+	if (!bpf_can_run())
+		cr_skip_test("eBPF cannot be loaded here (root and kernel BTF needed)");
+	engine_survives("bpf");
 }

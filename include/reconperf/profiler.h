@@ -29,25 +29,29 @@ extern "C" {
 
 struct rp_profiler_opts {
 	int hz;			/* samples per CPU-second per thread, 1..10000; 0 = 100 */
-	const char *engine;	/* NULL/"auto" (timer up to 100 Hz; above, bpf where it may
-				 * be loaded, else perf), "bpf" (a cpu-clock per CPU and an
-				 * eBPF program signalling the interrupted thread; root),
+	const char *engine;	/* NULL/"auto" (timer up to 100 Hz; above, bpf-stack where
+				 * eBPF may be loaded, else perf), "bpf-stack" (a cpu-clock
+				 * per CPU and an eBPF program copying the interrupted
+				 * thread's registers and stack top, unwound off the thread;
+				 * root), "bpf" (the same clocks, the program signalling the
+				 * thread, whose handler unwinds; root),
 				 * "perf" (perf_event task-clock per thread), "timer" (POSIX
 				 * CPU timers, at most one sample per kernel tick) */
 };
 
 struct rp_profiler_stats {
-	const char *engine;	/* the engine that ran: "bpf-cpu-clock", "perf-task-clock" or
-				 * "posix-timer" */
+	const char *engine;	/* the engine that ran: "bpf-stack", "bpf-cpu-clock",
+				 * "perf-task-clock" or "posix-timer" */
 	int hz;
 	uint64_t samples, dropped, threads, thread_errors;
 	int64_t duration_ns;
 };
 
 int rp_profiler_start(const struct rp_profiler_opts *o);
-/* Is name one of rp_profiler_opts.engine's names ("auto", "bpf", "perf", "timer")? */
+/* Is name one of rp_profiler_opts.engine's names ("auto", "bpf-stack", "bpf", "perf",
+ * "timer")? */
 bool rp_profiler_engine_known(const char *name);
-/* What a failed rp_profiler_start(o) means (names the missing privilege for "bpf"). */
+/* What a failed rp_profiler_start(o) means (names the missing privilege for the bpf engines). */
 const char *rp_profiler_strerror(const struct rp_profiler_opts *o, int err);
 /* Stops, symbolizes against this process and writes the profile atomically. */
 int rp_profiler_stop_write(const char *path);

@@ -1,0 +1,245 @@
+/* unwind_snap — DWARF CFI unwinding of copied stacks. See unwind_snap.h. */
+#include "profiler/unwind_snap.h"
+#include "profiler/unwind.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SNAP_CACHE 16384	/* cached rows, a power of two */
+#define REG_RSP 7		/* DWARF register numbers, x86-64 psABI */
+#define REG_RBP 6
+#define REG_RA 16
+
+/* How to find a frame's caller at one pc. */
+enum cfa_base { CFA_NONE, CFA_RSP, CFA_RBP, CFA_FP };	/* FP: no CFI, frame pointer */
+enum saved { SAVED_SAME, SAVED_AT, SAVED_UNDEF };
+
+struct row {
+	uint64_t pc;		/* the looked-up address; 0 = empty */
+	int32_t cfa_off, bp_off, ra_off;	/* bp_off, ra_off: from the CFA, when SAVED_AT */
+	uint8_t base, bp, ra;
+};
+
+struct snapuw {
+	Dwfl *dwfl;
+	unsigned gen;		/* unwind_modules_generation() at the last report */
+	struct row cache[SNAP_CACHE];
+	struct snapuw_stats st;
+};
+
+static char *debuginfo_path;
+static const Dwfl_Callbacks callbacks = {
+	.find_elf = dwfl_linux_proc_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.debuginfo_path = &debuginfo_path,
+};
+
+static int report(struct snapuw *u)
+{
+	int rc;
+
+	u->gen = unwind_modules_generation();
+	if (u->dwfl)
+		dwfl_end(u->dwfl);
+	u->dwfl = dwfl_begin(&callbacks);
+	if (!u->dwfl)
+		return -ENOMEM;
+	rc = dwfl_linux_proc_report(u->dwfl, getpid());
+	if (rc)
+		return rc > 0 ? -rc : -ESRCH;
+	if (dwfl_report_end(u->dwfl, NULL, NULL))
+		return -EINVAL;
+	memset(u->cache, 0, sizeof(u->cache));
+	u->st.reloads++;
+	return 0;
+}
+
+int snapuw_new(struct snapuw **out)
+{
+	struct snapuw *u = calloc(1, sizeof(*u));
+	int rc;
+
+	*out = NULL;
+	if (!u)
+		return -ENOMEM;
+	unwind_block_debuginfod(true);	/* a .debug_frame lookup must not go to the network */
+	rc = report(u);
+	if (rc) {
+		snapuw_free(u);
+		return rc;
+	}
+	*out = u;
+	return 0;
+}
+
+void snapuw_free(struct snapuw *u)
+{
+	if (!u)
+		return;
+	if (u->dwfl)
+		dwfl_end(u->dwfl);
+	unwind_block_debuginfod(false);
+	free(u);
+}
+
+void snapuw_get_stats(const struct snapuw *u, struct snapuw_stats *st)
+{
+	*st = u->st;
+}
+
+/* A register's rule: "CFA + off" (the common forms libdw gives), same value, or other. */
+static enum saved reg_rule(Dwarf_Frame *fr, int regno, int32_t *off)
+{
+	Dwarf_Op mem[3], *ops;
+	size_t n;
+
+	*off = 0;
+	if (dwarf_frame_register(fr, regno, mem, &ops, &n) < 0)
+		return SAVED_UNDEF;
+	if (n == 0)
+		return ops ? SAVED_UNDEF : SAVED_SAME;
+	if (ops[0].atom != DW_OP_call_frame_cfa)
+		return SAVED_UNDEF;
+	if (n == 1)
+		return SAVED_AT;
+	if (n == 2 && ops[1].atom == DW_OP_plus_uconst) {
+		*off = (int32_t)ops[1].number;
+		return SAVED_AT;
+	}
+	if (n == 3 && ops[1].atom == DW_OP_consts && ops[2].atom == DW_OP_plus) {
+		*off = (int32_t)(int64_t)ops[1].number;
+		return SAVED_AT;
+	}
+	return SAVED_UNDEF;
+}
+
+/* The row for pc from the CFI of its object; false when pc is in no object. */
+static bool lookup(struct snapuw *u, uint64_t pc, struct row *r)
+{
+	Dwfl_Module *m = dwfl_addrmodule(u->dwfl, pc);
+	Dwarf_CFI *cfi = NULL;
+	Dwarf_Frame *fr = NULL;
+	Dwarf_Addr bias = 0;
+	Dwarf_Op *ops;
+	size_t n;
+
+	if (!m && u->gen != unwind_modules_generation() && report(u) == 0)
+		m = dwfl_addrmodule(u->dwfl, pc);
+	if (!m)
+		return false;
+	u->st.cfi_lookups++;
+	memset(r, 0, sizeof(*r));
+	r->pc = pc;
+	r->base = CFA_FP;
+	cfi = dwfl_module_eh_cfi(m, &bias);
+	if (!cfi || dwarf_cfi_addrframe(cfi, pc - bias, &fr) != 0) {
+		fr = NULL;
+		cfi = dwfl_module_dwarf_cfi(m, &bias);
+		if (cfi && dwarf_cfi_addrframe(cfi, pc - bias, &fr) != 0)
+			fr = NULL;
+	}
+	if (!fr)
+		return true;
+	r->base = CFA_NONE;
+	if (dwarf_frame_cfa(fr, &ops, &n) == 0 && n == 1) {
+		unsigned atom = ops[0].atom, reg = ~0u;
+
+		if (atom == DW_OP_bregx)
+			reg = (unsigned)ops[0].number;
+		else if (atom >= DW_OP_breg0 && atom <= DW_OP_breg31)
+			reg = atom - DW_OP_breg0;
+		int64_t off = ops[0].atom == DW_OP_bregx ? (int64_t)ops[0].number2 :
+							    (int64_t)ops[0].number;
+
+		if (reg == REG_RSP || reg == REG_RBP) {
+			r->base = reg == REG_RSP ? CFA_RSP : CFA_RBP;
+			r->cfa_off = (int32_t)off;
+		}
+	}
+	r->bp = (uint8_t)reg_rule(fr, REG_RBP, &r->bp_off);
+	r->ra = (uint8_t)reg_rule(fr, REG_RA, &r->ra_off);
+	free(fr);
+	return true;
+}
+
+static const struct row *row_for(struct snapuw *u, uint64_t pc)
+{
+	struct row *r = &u->cache[(pc ^ (pc >> 14)) & (SNAP_CACHE - 1)];
+
+	if (r->pc == pc)
+		return r;
+	return lookup(u, pc, r) ? r : NULL;
+}
+
+/* The word at addr, if the copy holds it. */
+static bool word(const struct snap *s, uint64_t addr, uint64_t *v)
+{
+	if (addr < s->sp || addr - s->sp > s->len || s->len - (addr - s->sp) < 8)
+		return false;
+	memcpy(v, s->stack + (addr - s->sp), 8);
+	return true;
+}
+
+int snapuw_unwind(struct snapuw *u, const struct snap *s, uint64_t *pcs, int max)
+{
+	uint64_t pc = s->ip, sp = s->sp, bp = s->bp, look = s->ip;
+	int n = 0;
+
+	if (max <= 0)
+		return 0;
+	u->st.walks++;
+	pcs[n++] = pc;
+	while (n < max) {
+		const struct row *r = row_for(u, look);
+		uint64_t cfa, ra, nbp = bp;
+
+		if (!r)
+			break;	/* not in any object: JIT code, or garbage */
+		switch (r->base) {
+		case CFA_RSP:
+			cfa = sp + (uint64_t)(int64_t)r->cfa_off;
+			break;
+		case CFA_RBP:
+			cfa = bp + (uint64_t)(int64_t)r->cfa_off;
+			break;
+		case CFA_FP:
+			u->st.fp_steps++;
+			cfa = bp + 16;
+			break;
+		default:
+			goto out;	/* a CFA expression (PLT, realigned stack): stop */
+		}
+		if (r->base == CFA_FP) {
+			if (!word(s, bp, &nbp) || !word(s, bp + 8, &ra))
+				goto truncated;
+		} else {
+			if (r->ra == SAVED_UNDEF)
+				break;	/* the outermost frame */
+			if (!word(s, cfa + (uint64_t)(int64_t)(r->ra == SAVED_AT ? r->ra_off : -8),
+				  &ra))
+				goto truncated;
+			if (r->bp == SAVED_AT && !word(s, cfa + (uint64_t)(int64_t)r->bp_off, &nbp))
+				goto truncated;
+			if (r->bp == SAVED_UNDEF)
+				nbp = 0;
+		}
+		if (!ra || cfa <= sp)
+			break;
+		pcs[n++] = ra;
+		pc = ra;
+		look = ra - 1;	/* inside the call instruction: its row, not the next one's */
+		sp = cfa;
+		bp = nbp;
+	}
+out:
+	return n;
+truncated:
+	u->st.truncated++;
+	return n;
+}
