@@ -72,16 +72,18 @@ $(B)/tests/fixtures/cpuwork-nofp: tests/fixtures/cpuwork.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(FIXTURE_CFLAGS) -fomit-frame-pointer -o $@ $< -lpthread
 
-# unwindcost links the unwinder alone (and libunwind), never sanitized: it measures.
+# unwindcost links the unwinders alone (and libunwind, libdw), never sanitized: it measures.
+UNWIND_FIX_SRCS = tests/fixtures/unwindcost.c profiler/unwind.c profiler/unwind.h \
+	profiler/unwind_snap.c profiler/unwind_snap.h
 UNWIND_FIX = $(CC) $(FIXTURE_CFLAGS) -I. $(1) -o $@ tests/fixtures/unwindcost.c \
-	profiler/unwind.c -lunwind -ldl -lpthread
+	profiler/unwind.c profiler/unwind_snap.c -lunwind -ldw -lelf -ldl -lpthread
 
-$(B)/tests/fixtures/unwindcost-fp: tests/fixtures/unwindcost.c profiler/unwind.c profiler/unwind.h
+$(B)/tests/fixtures/unwindcost-fp: $(UNWIND_FIX_SRCS)
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(call UNWIND_FIX,-fno-omit-frame-pointer)
 
-$(B)/tests/fixtures/unwindcost-nofp: tests/fixtures/unwindcost.c profiler/unwind.c profiler/unwind.h
+$(B)/tests/fixtures/unwindcost-nofp: $(UNWIND_FIX_SRCS)
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(call UNWIND_FIX,-fomit-frame-pointer)

@@ -82,6 +82,8 @@ cpu=$tmp/cpu.pb.gz
 mem=$tmp/mem.pb.gz
 run scenarios/noop.yaml --duration 1s --cpuprofile "$cpu"
 run scenarios/noop.yaml --duration 1s --hz 1000 --cpuprofile "$cpu"
+# as root the run above takes bpf-stack (no signal handler): the handler's engines too
+run scenarios/noop.yaml --duration 1s --hz 1000 --engine perf --cpuprofile "$cpu"
 # a small mean, so that the workers' own allocations are sampled too
 run scenarios/noop.yaml --duration 1s --set reconcile.allocs=3 --mem-rate 4KiB --memprofile "$mem"
 run --set workload=replicaset --objects 200 --duration 2s --set churn.updates=200 \

@@ -92,6 +92,33 @@ static struct {
 static _Atomic(struct thr *) by_fd[FD_TABLE];
 static TLS pid_t my_tid;
 static TLS struct thr *my_thr;	/* the eBPF engine's lookup cache */
+static TLS uint64_t my_stack_top;	/* bpf-stack: where a copy of this thread's stack ends */
+
+/* The initial stack pointer of the process (argc's address), exported by the loader. */
+extern void *__libc_stack_end;
+
+static pid_t gettid_cached(void);
+
+/*
+ * How far up bpf-stack copies the calling thread's stack: past the outermost frame, not to
+ * the end of the stack mapping. Above a thread's first frames glibc keeps its thread
+ * descriptor and the static TLS (~3 KiB here), above main's the arguments and the
+ * environment: copying them at every sample costs and serves nothing.
+ */
+static uint64_t copy_top(void)
+{
+	uint64_t lo, hi;
+
+	unwind_thread_stack(&lo, &hi);
+	if (my_stack_top && (!hi || my_stack_top < hi))
+		return my_stack_top;
+	if (gettid_cached() == getpid() && __libc_stack_end) {
+		uint64_t top = (uint64_t)(uintptr_t)__libc_stack_end + 64;	/* _start's frame */
+
+		return hi && top > hi ? hi : top;
+	}
+	return hi;
+}
 static TLS const char *volatile tls_labels[SAMPLER_MAX_LABELS][2];
 
 static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
@@ -367,11 +394,11 @@ static int register_tid(pid_t tid)
 	}
 	S.registered++;
 	if (S.engine == SAMPLER_ENGINE_BPF || S.engine == SAMPLER_ENGINE_BPF_STACK) {
-		uint64_t lo = 0, hi = 0, labels = 0;
+		uint64_t hi = 0, labels = 0;
 
 		/* the calling thread: where its labels and its stack are (the copy reads them) */
 		if (tid == gettid_cached()) {
-			unwind_thread_stack(&lo, &hi);
+			hi = copy_top();
 			labels = (uint64_t)(uintptr_t)&tls_labels;
 		}
 		rc = sbpf_add_thread(S.bpf, tid, labels, hi);
@@ -860,6 +887,8 @@ static void *trampoline(void *p)
 
 	free(p);
 	my_tid = (pid_t)syscall(SYS_gettid);
+	/* above this frame: start_thread's and clone3's, then glibc's thread descriptor */
+	my_stack_top = (uint64_t)(uintptr_t)__builtin_frame_address(0) + 1024;
 	alloc_thread_started();	/* TSan builds: the heap sampler may sample here now */
 	sampler_register_self();
 	return tr.fn(tr.arg);

@@ -224,7 +224,10 @@ int snapuw_unwind(struct snapuw *u, const struct snap *s, uint64_t *pcs, int max
 			if (!word(s, cfa + (uint64_t)(int64_t)(r->ra == SAVED_AT ? r->ra_off : -8),
 				  &ra))
 				goto truncated;
-			if (r->bp == SAVED_AT && !word(s, cfa + (uint64_t)(int64_t)r->bp_off, &nbp))
+			/* a slot below %rsp was popped already (GCC's CFI after `leave` still
+			 * names it): the register holds the caller's value */
+			if (r->bp == SAVED_AT && cfa + (uint64_t)(int64_t)r->bp_off >= sp &&
+			    !word(s, cfa + (uint64_t)(int64_t)r->bp_off, &nbp))
 				goto truncated;
 			if (r->bp == SAVED_UNDEF)
 				nbp = 0;

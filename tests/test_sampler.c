@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +220,25 @@ __attribute__((noinline)) static void *deep_worker(void *arg)
 	return (void *)(uintptr_t)deep(200);
 }
 
+static atomic_int early_go;
+
+/* Started before the sampler: registered from /proc/self/task, its stack top unknown. */
+__attribute__((noinline)) static void *early_worker(void *arg)
+{
+	(void)arg;
+	double end;
+	uint64_t x = 1;
+
+	while (!atomic_load(&early_go))
+		usleep(1000);
+	end = thread_cpu() + 0.3;
+	while (thread_cpu() < end)	/* not spin_for: the deep thread's leaf */
+		for (int i = 0; i < 100000; i++)
+			x = x * 6364136223846793005ull + (uint64_t)i;
+	sink = x;
+	return NULL;
+}
+
 /* Samples (count) whose frames hold fn. */
 static int64_t samples_with(const struct pprof_profile *p, const char *fn)
 {
@@ -244,16 +264,19 @@ Test(sampler, bpf_stack_samples_system_calls_at_their_caller_and_cuts_deep_stack
 	struct pprof_profile *p;
 	char err[256], *path = scratch("stack.pb.gz");
 	const char *c;
-	pthread_t a, b;
-	int64_t sys, spin;
+	pthread_t a, b, e;
+	int64_t sys, spin, early;
 
 	if (!bpf_can_run())
 		cr_skip_test("eBPF cannot be loaded here (root and kernel BTF needed)");
+	cr_assert_eq(pthread_create(&e, NULL, early_worker, NULL), 0);
 	cr_assert_eq(rp_profiler_start(&o), 0);
+	atomic_store(&early_go, 1);
 	cr_assert_eq(pthread_create(&a, NULL, syscall_spinner, NULL), 0);
 	cr_assert_eq(pthread_create(&b, NULL, deep_worker, NULL), 0);
 	pthread_join(a, NULL);
 	pthread_join(b, NULL);
+	pthread_join(e, NULL);
 	cr_assert_eq(rp_profiler_stop_write(path), 0);
 	cr_assert_eq(pprof_read_file(path, &p, err, sizeof(err)), 0, "%s", err);
 	/* 0.3 CPU-s each at 1000 Hz; the kernel's time is sampled at the system call's caller */
@@ -266,9 +289,17 @@ Test(sampler, bpf_stack_samples_system_calls_at_their_caller_and_cuts_deep_stack
 	cr_assert(spin >= 240 && spin <= 360, "spin_for in %lld samples", (long long)spin);
 	cr_assert_geq(samples_with(p, "deep"), spin * 9 / 10);
 	cr_assert_lt(samples_with(p, "deep_worker"), spin / 10);
+	/* a thread that was running at the start: copied page by page up to its stack's end,
+	 * so its stacks are whole down to start_thread */
+	early = samples_with(p, "early_worker");
+	cr_assert(early >= 240 && early <= 360, "early_worker in %lld samples", (long long)early);
+	cr_assert_geq(samples_with(p, "start_thread"), early + spin / 2);
 	cr_assert_eq(p->ncomments, 1);
+	/* the deep thread's stacks, and no other thread's (copies end above their outermost
+	 * frame, not at the end of the stack mapping: it must still be in) */
 	c = strstr(p->comments[0], "truncated=");
-	cr_assert(c && atoll(c + 10) >= spin * 9 / 10, "%s", p->comments[0]);
+	cr_assert(c && atoll(c + 10) >= spin * 9 / 10 && atoll(c + 10) <= spin + 20, "%s",
+		  p->comments[0]);
 	pprof_free(p);
 	free(path);
 }

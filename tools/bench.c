@@ -49,8 +49,9 @@ const char cmd_bench_usage[] =
 	"  --cpuprofile FILE  write a CPU profile (pprof) of the whole run to FILE; samples carry\n"
 	"                     the labels controller=NAME and phase=reconcile|store|queue\n"
 	"  --hz N             CPU samples per second of each thread's CPU time (default 100)\n"
-	"  --engine E         the sampler's clock: bpf, perf or timer (see 'reconperf record\n"
-	"                     --help'); default: timer up to 100 Hz, above it bpf, else perf\n"
+	"  --engine E         the sampler's engine: bpf-stack, bpf, perf or timer (see\n"
+	"                     'reconperf record --help'); default: timer up to 100 Hz, above\n"
+	"                     it bpf-stack, else perf\n"
 	"  --profiler P       builtin (default) or gperftools: the same profiles through\n"
 	"                     gperftools' CPU and heap profilers, converted to pprof\n"
 	"  --memprofile FILE  write a heap profile (pprof) of the whole run to FILE\n"
@@ -215,8 +216,8 @@ static int parse_args(int argc, char **argv, struct bench_cli *c, int *first_fil
 			break;
 		case O_ENGINE:
 			if (!rp_profiler_engine_known(optarg)) {
-				cli_err("bench", "'--engine' must be auto, bpf, perf or timer, got '%s'",
-					optarg);
+				cli_err("bench", "'--engine' must be auto, bpf-stack, bpf, perf or "
+					"timer, got '%s'", optarg);
 				return -EINVAL;
 			}
 			c->engine = optarg;

@@ -23,8 +23,8 @@
 #include <unistd.h>
 
 const char cmd_record_usage[] =
-	"usage: reconperf record [-o F] [--hz N] [--engine bpf|perf|timer] [--mem[=F]]\n"
-	"                        [--mem-rate SIZE] -- CMD [ARGS]\n"
+	"usage: reconperf record [-o F] [--hz N] [--engine bpf-stack|bpf|perf|timer]\n"
+	"                        [--mem[=F]] [--mem-rate SIZE] -- CMD [ARGS]\n"
 	"\n"
 	"Runs CMD with reconperf's CPU sampler preloaded (LD_PRELOAD), samples every thread it\n"
 	"creates at N samples per CPU-second, and writes a gzipped pprof profile when it exits\n"
@@ -34,11 +34,14 @@ const char cmd_record_usage[] =
 	"\n"
 	"  -o F               profile to write (default cpu.pb.gz)\n"
 	"  --hz N             samples per CPU-second per thread, 1..10000 (default 100)\n"
-	"  --engine E         bpf (a cpu-clock per CPU and an eBPF program that signals the\n"
-	"                     interrupted thread: nothing per context switch; needs root),\n"
+	"  --engine E         bpf-stack (a cpu-clock per CPU and an eBPF program that copies\n"
+	"                     the interrupted thread's registers and top 16 KiB of stack,\n"
+	"                     unwound by a collector thread: no signal, nothing per context\n"
+	"                     switch; needs root), bpf (the same clocks, the program signals\n"
+	"                     the thread and its handler unwinds: no stack depth limit),\n"
 	"                     perf (perf_event task-clock per thread) or timer (POSIX CPU\n"
 	"                     timers, at most one sample per kernel tick; cheapest); default:\n"
-	"                     timer up to 100 Hz, above it bpf, else perf\n"
+	"                     timer up to 100 Hz, above it bpf-stack, else perf\n"
 	"  --mem              the heap profile instead of the CPU profile, to -o F (default\n"
 	"                     mem.pb.gz): alloc_space, alloc_objects, inuse_space, inuse_objects\n"
 	"  --mem=F            the heap profile to F as well as the CPU profile to -o\n"
@@ -236,8 +239,8 @@ int cmd_record(int argc, char **argv)
 		} else if (!strcmp(a, "--engine") && i + 1 < argc) {
 			engine = argv[++i];
 			if (!rp_profiler_engine_known(engine)) {
-				cli_err("record", "'--engine' must be auto, bpf, perf or timer, got '%s'",
-					engine);
+				cli_err("record", "'--engine' must be auto, bpf-stack, bpf, perf or "
+					"timer, got '%s'", engine);
 				return EXIT_USAGE;
 			}
 		} else if (!strcmp(a, "--mem")) {

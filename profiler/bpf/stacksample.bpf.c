@@ -31,7 +31,7 @@ struct {
 
 struct scratch {
 	struct rp_ss_rec r;
-	__u8 stack[RP_SS_STACK_MAX];
+	__u8 stack[RP_SS_STACK_MAX + 4096];	/* the slack: what the verifier can prove */
 };
 
 struct {
@@ -80,13 +80,26 @@ int rp_stacksample(struct bpf_perf_event_data *ctx)
 	if (th->stack_hi > regs.rsp && th->stack_hi - regs.rsp < len)
 		len = th->stack_hi - regs.rsp;
 	if (bpf_probe_read_user(s->stack, len, (void *)regs.rsp)) {
-		/* a page of the window is not mapped (a thread whose stack top we do not know)
-		 * or not present: the rest of the page %rsp is in */
-		len = 4096 - (regs.rsp & 4095);
+		/* a page of the window is not mapped (a thread whose stack top we do not know:
+		 * it was running before the sampler started) or not present: page by page,
+		 * up to the first that cannot be read */
+		__u64 got = 0, chunk = 4096 - (regs.rsp & 4095);
+
 		s->r.flags |= RP_SS_F_SHORT;
 		__sync_fetch_and_add(&short_copy, 1);
-		if (len > RP_SS_STACK_MAX || bpf_probe_read_user(s->stack, len, (void *)regs.rsp))
-			len = 0;
+		for (int i = 0; i < RP_SS_STACK_MAX / 4096 + 1; i++) {
+			if (got >= RP_SS_STACK_MAX)
+				break;
+			if (chunk > RP_SS_STACK_MAX - got)
+				chunk = RP_SS_STACK_MAX - got;
+			if (bpf_probe_read_user(s->stack + (got & (RP_SS_STACK_MAX - 1)),
+						chunk & 4095 ? chunk & 4095 : 4096,
+						(void *)(regs.rsp + got)))
+				break;
+			got += chunk;
+			chunk = 4096;
+		}
+		len = got;
 	}
 	s->r.len = (__u32)len;
 	if (!th->labels ||

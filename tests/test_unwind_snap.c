@@ -1,0 +1,161 @@
+/*
+ * unwind_snap: stacks copied in a signal handler (as the bpf-stack engine's eBPF program
+ * copies them) and unwound afterwards by DWARF CFI must give the frames the live unwinder
+ * (profiler/unwind.h) gives in the same handler, and go on through code without frame
+ * pointers (libc's start_thread) where the frame-pointer walk stops.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "profiler/unwind.h"
+#include "profiler/unwind_snap.h"
+
+#define NS 400
+#define COPY 16384
+
+struct sample {
+	uint64_t ip, sp, bp, ref[64];
+	int nref;
+	size_t len;
+	uint8_t stack[COPY];
+};
+
+static struct sample *S;
+static atomic_int taken;
+static uint64_t top;
+static volatile uint64_t sink;
+
+static void on_prof(int sig, siginfo_t *si, void *uc)
+{
+	const ucontext_t *u = uc;
+	int i = atomic_load(&taken);
+	struct sample *s;
+
+	(void)sig;
+	(void)si;
+	if (i >= NS)
+		return;
+	s = &S[i];
+	s->ip = (uint64_t)u->uc_mcontext.gregs[REG_RIP];
+	s->sp = (uint64_t)u->uc_mcontext.gregs[REG_RSP];
+	s->bp = (uint64_t)u->uc_mcontext.gregs[REG_RBP];
+	s->len = top > s->sp && top - s->sp < COPY ? top - s->sp : COPY;
+	memcpy(s->stack, (const void *)s->sp, s->len);
+	s->nref = unwind_from_ucontext(uc, s->ref, 64);
+	atomic_store(&taken, i + 1);
+}
+
+__attribute__((noinline)) static uint64_t leaf_work(uint64_t x)
+{
+	for (int i = 0; i < 2000; i++)
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+	return x;
+}
+
+__attribute__((noinline)) static uint64_t rec_b(int d, uint64_t x);
+
+/* two shapes of frame: a small one and one with a large local array */
+__attribute__((noinline)) static uint64_t rec_a(int d, uint64_t x)
+{
+	uint64_t r = d ? rec_b(d - 1, x + 1) : leaf_work(x);
+
+	__asm__ volatile("" ::: "memory");
+	return r + 1;
+}
+
+__attribute__((noinline)) static uint64_t rec_b(int d, uint64_t x)
+{
+	volatile uint64_t pad[37];
+
+	pad[d % 37] = x;
+	return (d ? rec_a(d - 1, pad[d % 37]) : leaf_work(x)) ^ pad[0];
+}
+
+static void *worker(void *arg)
+{
+	struct sigevent sev = { 0 };
+	struct itimerspec its = { { 0, 1000000 }, { 0, 1000000 } };
+	timer_t t;
+	uint64_t lo, x = 1;
+
+	(void)arg;
+	unwind_init_thread();
+	unwind_thread_stack(&lo, &top);
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = SIGPROF;
+	sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+	cr_assert_eq(timer_create(CLOCK_THREAD_CPUTIME_ID, &sev, &t), 0);
+	cr_assert_eq(timer_settime(t, 0, &its, NULL), 0);
+	for (unsigned i = 0; atomic_load(&taken) < NS; i++)
+		x += rec_a((int)(i * 2654435761u >> 27), x);	/* depths 0..31 */
+	timer_delete(t);
+	sink = x;
+	return NULL;
+}
+
+Test(unwind_snap, copies_unwind_to_the_live_unwinders_frames_and_beyond, .timeout = 120)
+{
+	struct sigaction sa = { 0 };
+	struct snapuw *u;
+	struct snapuw_stats st;
+	pthread_t th;
+	int same = 0, further = 0, cut = 0;
+
+	S = calloc(NS, sizeof(*S));
+	cr_assert_not_null(S);
+	cr_assert_eq(unwind_init(), 0);
+	sa.sa_sigaction = on_prof;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigaction(SIGPROF, &sa, NULL);
+	cr_assert_eq(pthread_create(&th, NULL, worker, NULL), 0);
+	pthread_join(th, NULL);
+	signal(SIGPROF, SIG_IGN);
+
+	cr_assert_eq(snapuw_new(&u), 0);
+	for (int i = 0; i < NS; i++) {
+		struct sample *s = &S[i];
+		struct snap sn = { s->ip, s->sp, s->bp, s->stack, s->len };
+		uint64_t pcs[128];
+		int n = snapuw_unwind(u, &sn, pcs, 128), k = 0;
+
+		while (k < n && k < s->nref && pcs[k] == s->ref[k])
+			k++;
+		if (k == s->nref) {
+			same++;
+			/* the live walk stops in libc (no frame pointers); CFI reaches clone3 */
+			further += n > s->nref;
+		}
+	}
+	snapuw_get_stats(u, &st);
+	cr_assert_eq(st.walks, NS);
+	cr_assert_eq(st.truncated, 0, "stacks fit in the copy: %llu cut (%d same, %d further)",
+		     (unsigned long long)st.truncated, same, further);
+	/* the frame-pointer walk guesses in prologues and epilogues; CFI does not need to */
+	cr_assert_geq(same, NS * 9 / 10, "%d of %d stacks as the live unwinder's", same, NS);
+	cr_assert_geq(further, same * 9 / 10, "%d of %d went past start_thread", further, same);
+
+	/* a copy of 512 bytes: the same leading frames, then cut and counted */
+	for (int i = 0; i < NS; i++) {
+		struct sample *s = &S[i];
+		struct snap sn = { s->ip, s->sp, s->bp, s->stack, s->len < 512 ? s->len : 512 };
+		uint64_t pcs[128];
+		int n = snapuw_unwind(u, &sn, pcs, 128);
+
+		cr_assert_geq(n, 1);
+		cr_assert_eq(pcs[0], s->ip);
+		cut += n < s->nref;
+	}
+	snapuw_get_stats(u, &st);
+	cr_assert_geq(st.truncated, (uint64_t)cut);
+	cr_assert_gt(cut, NS / 4, "%d stacks deeper than 512 bytes", cut);
+	snapuw_free(u);
+	free(S);
+}
