@@ -11,7 +11,9 @@
 #      CPU-second; also samples against CPU-seconds x Hz and the CPU cost per sample;
 #   3. cpuwork pingpong: two threads passing a byte through pipes (context-switch bound),
 #      which shows what each engine costs per context switch of a sampled thread;
-#   4. sigcost: the clocks and signals alone (empty handler), per period.
+#   4. sigcost: the clocks and signals alone (empty handler), per period;
+#   5. record's fixed cost: cpuwork-nofp with almost nothing to do (loading the preload
+#      library and its dependencies, the engine's set-up), its CPU minus the bare run's.
 # CPU time, not wall time: the machine is shared, and the profiler's cost is CPU time.
 # The overhead is 1 - the median over rounds of profiled / unprofiled throughput (paired
 # within a round, so slow drifts of the machine cancel); "spread" is the 25th-75th
@@ -22,7 +24,7 @@ set -eu
 B=${1:-build}
 R=$B/reconperf
 REPS=${REPS:-9}
-ITERS=${ITERS:-600000}
+ITERS=${ITERS:-1800000}	# ~3 CPU-s a run: record's fixed start cost is measured apart
 PING=${PING:-60000}
 BENCH_DUR=${BENCH_DUR:-1s}
 SCENARIOS=${SCENARIOS:-"noop backup replicaset"}
@@ -41,10 +43,12 @@ done
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # configurations: bare, rp<Hz> (reconperf, default engine: posix-timer up to 100 Hz, above
-# it bpf-cpu-clock as root), rpperf<Hz> (forced per-thread perf events), gp<Hz> (gperftools)
-configs="bare rp100 rp1000 rpperf1000"
-fconfigs="bare rp100 rp1000 rpperf1000 rp4000"	# 4000 Hz: the cost per sample above the noise
-pconfigs="bare rp100 rpperf100 rp1000 rpperf1000"
+# it bpf-stack as root), rpbpf<Hz> (the signalling eBPF engine, bpf-cpu-clock), rpperf<Hz>
+# (forced per-thread perf events), gp<Hz> (gperftools)
+configs="bare rp100 rp1000 rpbpf1000 rpperf1000"
+fconfigs="bare rp100 rp1000 rpbpf1000 rpperf1000 rp4000"	# 4000 Hz: the cost per sample
+pconfigs="bare rp100 rpperf100 rp1000 rpbpf1000 rpperf1000"
+sconfigs="bare rp100 rp1000 rpbpf1000 rpperf1000"
 if [ -n "$GPERF" ]; then
 	configs="$configs gp100 gp1000"
 	fconfigs="$fconfigs gp100 gp1000"
@@ -79,7 +83,7 @@ fx() {
 	bare) out=$("$W" "$@"); n=0 e=- ;;
 	rp*)
 		eng=""
-		case $c in rpperf*) eng="--engine perf" ;; esac
+		case $c in rpperf*) eng="--engine perf" ;; rpbpf*) eng="--engine bpf" ;; esac
 		out=$("$R" record -o "$tmp/r.pb.gz" --hz "$hz" $eng -- "$W" "$@" 2>"$tmp/err")
 		n=$(sed -n 's/.*: \([0-9]*\) samples.*/\1/p' "$tmp/err")
 		e=$(engine_of "$tmp/r.pb.gz") ;;
@@ -102,6 +106,7 @@ bw() {
 	case $c in
 	bare) ;;
 	rpperf*) set -- "$@" --cpuprofile "$tmp/b.pb.gz" --hz "$hz" --engine perf ;;
+	rpbpf*) set -- "$@" --cpuprofile "$tmp/b.pb.gz" --hz "$hz" --engine bpf ;;
 	rp*) set -- "$@" --cpuprofile "$tmp/b.pb.gz" --hz "$hz" ;;
 	gp*) set -- "$@" --cpuprofile "$tmp/b.pb.gz" --hz "$hz" --profiler gperftools ;;
 	esac
@@ -116,6 +121,10 @@ bw() {
 for r in $(seq "$REPS"); do
 	for c in $(rotate "$configs" "$r"); do
 		bw "$c" | while read -r s tp; do echo "$r $tp 0 0" >> "$tmp/bw.$s.$c"; done
+	done
+	for c in $(rotate "$sconfigs" "$r"); do
+		set -- $(fx "$c" 2 1000)
+		echo "$r $2" >> "$tmp/st.$c"
 	done
 	for c in $(rotate "$fconfigs" "$r"); do
 		set -- $(fx "$c" 2 "$ITERS")
@@ -173,12 +182,13 @@ label() {
 	case $1 in
 	bare) echo "none" ;;
 	rpperf*) echo "reconperf --engine perf" ;;
+	rpbpf*) echo "reconperf --engine bpf" ;;
 	rp*) echo "reconperf" ;;
 	gp*) echo "gperftools" ;;
 	esac
 }
 
-unwind_cost() { "$B/tests/fixtures/unwindcost-$1" 64 2000; }
+unwind_cost() { "$B/tests/fixtures/unwindcost-$1" 64 2000 ${2:-}; }
 
 {
 	echo "Measured $(date -u +%Y-%m-%d) by \`sh mk/bench-cpuprof.sh $B\` on $(nproc) vCPU"
@@ -191,7 +201,7 @@ unwind_cost() { "$B/tests/fixtures/unwindcost-$1" 64 2000; }
 	echo "overhead (how far the machine's noise moves it)."
 	echo
 	echo "**Bench workloads**: \`reconperf bench scenarios/S.yaml --duration $BENCH_DUR\`, with"
-	echo "\`--cpuprofile F --hz N\` (reconperf, its default engine, or \`--engine perf\`) or"
+	echo "\`--cpuprofile F --hz N\` (reconperf, its default engine, \`--engine bpf\` or \`--engine perf\`) or"
 	echo "\`--cpuprofile F --hz N --profiler gperftools\`;"
 	echo "throughput = reconciles per CPU-second over the run (the report's \`cpu_ns\`)."
 	echo
@@ -208,12 +218,13 @@ unwind_cost() { "$B/tests/fixtures/unwindcost-$1" 64 2000; }
 	done
 	echo
 	echo "**CPU-bound fixture**: \`cpuwork-nofp 2 $ITERS\` (2 threads, ~24-frame stacks, built"
-	echo "without frame pointers so every sample unwinds through libunwind), bare, under"
+	echo "without frame pointers: every sample is unwound by DWARF CFI, libunwind in the handler for"
+	echo "the signal engines, the copy unwound by the collector for bpf-stack), bare, under"
 	echo "\`reconperf record --hz N\` and under gperftools (LD_PRELOAD=libprofiler.so.0,"
-	echo "CPUPROFILE_FREQUENCY=N). Samples are counted against CPU-seconds x Hz (CPU-seconds"
-	echo "as \`record\` reports them, which include the start and the symbolization at exit);"
-	echo "CPU per sample = the run's extra CPU time / its samples, where the overhead exceeds"
-	echo "its spread (4000 Hz is there for that: perf events, the cost well above the noise)."
+	echo "CPUPROFILE_FREQUENCY=N). Throughput and samples use the CPU time the fixture measures"
+	echo "itself at the end of \`main\` (the profiler's start included, the profile's writing at"
+	echo "exit not); CPU per sample = the run's extra CPU time / its samples, where the overhead"
+	echo "exceeds its spread (4000 Hz is there for that: the cost well above the noise)."
 	echo
 	echo "| profiler | engine | Hz | ops/CPU-s | overhead | spread | samples / (CPU-s x Hz) | CPU per sample |"
 	echo "|---|---|---|---|---|---|---|---|"
@@ -284,6 +295,31 @@ unwind_cost() { "$B/tests/fixtures/unwindcost-$1" 64 2000; }
 	echo "|---|---|---|"
 	echo "| -fno-omit-frame-pointer | frame pointers | $(unwind_cost fp) |"
 	echo "| -O2 (no frame pointers) | libunwind | $(unwind_cost nofp) |"
+	echo
+	echo "Cost of one \`snapuw_unwind()\` (\`bpf-stack\`'s collector: DWARF CFI over a copy of the"
+	echo "stack taken in the same kind of handler, 64 frames deep; \`unwindcost DEPTH N snap\`):"
+	echo
+	echo "| build | path | result |"
+	echo "|---|---|---|"
+	echo "| -fno-omit-frame-pointer | CFI over the copy | $(unwind_cost fp snap) |"
+	echo "| -O2 (no frame pointers) | CFI over the copy | $(unwind_cost nofp snap) |"
+	echo
+	echo "**record's fixed cost**: \`cpuwork-nofp 2 1000\` (next to nothing to do) under"
+	echo "\`reconperf record\`: the program's CPU time (measured by itself at the end of \`main\`)"
+	echo "minus the bare run's, median over the rounds: loading the preload library and its"
+	echo "dependencies, the engine's set-up (for the eBPF engines, loading the program), the"
+	echo "first samples. Paid once per profiled process, on top of the overheads above."
+	echo
+	echo "| profiler | engine | Hz | extra CPU |"
+	echo "|---|---|---|---|"
+	for c in $sconfigs; do
+		[ "$c" = bare ] && continue
+		sort -k1,1 "$tmp/st.bare" > "$tmp/a"
+		sort -k1,1 "$tmp/st.$c" > "$tmp/b"
+		d=$(join "$tmp/a" "$tmp/b" | awk '{ print ($3 - $2) * 1e3 }' | sort -n |
+			awk '{ v[NR] = $1 } END { printf "%.1f ms", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+		echo "| $(label "$c") | $(cat "$tmp/eng.$c") | $(hz_of "$c") | $d |"
+	done
 } > "$tmp/section"
 sh mk/perfdoc.sh cpuprof < "$tmp/section"
 echo "cpuprof: docs/performance.md updated"
