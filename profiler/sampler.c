@@ -73,6 +73,7 @@ static struct {
 	uint64_t bpf_failed;	/* their periods whose sample was lost (at stop) */
 	struct snapuw *snap;	/* bpf-stack: the unwinder of the copies (collector's) */
 	uint64_t bpf_short, truncated;	/* bpf-stack, at stop: see sampler_stats */
+	int aligned;		/* the eBPF engines' clocks in phase with the tick */
 	int evfd;		/* bpf-stack: wakes the collector at stop */
 	struct thr *thr[SAMPLER_MAX_THREADS];
 	_Atomic size_t nthr;
@@ -671,6 +672,7 @@ static void stop_copies(void)
 			sbpf_consume(S.bpf, 0);	/* what the collector had not read yet */
 		}
 		sbpf_counts(S.bpf, &taken, &S.bpf_failed, &S.bpf_short);
+		S.aligned = sbpf_aligned(S.bpf);
 		sbpf_close(S.bpf);
 		S.bpf = NULL;
 	}
@@ -704,6 +706,7 @@ int sampler_start(const struct sampler_opts *o)
 	S.engine = o && o->engine ? o->engine :
 		   S.hz <= SAMPLER_TIMER_MAX_HZ ? SAMPLER_ENGINE_TIMER : SAMPLER_ENGINE_BPF_STACK;
 	S.samples = S.thread_errors = S.registered = S.bpf_failed = S.bpf_short = S.truncated = 0;
+	S.aligned = 0;
 	S.evfd = -1;
 	if (!S.key_made && pthread_key_create(&S.key, thread_gone) == 0)
 		S.key_made = true;
@@ -864,6 +867,7 @@ void sampler_stats(struct sampler_stats *st)
 	st->dropped = S.bpf_failed;
 	st->truncated = S.truncated;
 	st->short_copies = S.bpf_short;
+	st->aligned_cpus = S.bpf ? sbpf_aligned(S.bpf) : S.aligned;
 	if (S.bpf) {
 		uint64_t taken;
 

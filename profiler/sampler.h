@@ -77,7 +77,8 @@ struct sampler_stats {
 	uint64_t samples;	/* taken into the profile */
 	uint64_t dropped;	/* lost to a full ring or a signal the eBPF engine could not send */
 	uint64_t truncated;	/* bpf-stack: stacks deeper than the copy (cut at its end) */
-	uint64_t short_copies;	/* bpf-stack: copies that got only the page %rsp is in */
+	uint64_t short_copies;	/* bpf-stack: copies read page by page (stack top unknown) */
+	int aligned_cpus;	/* eBPF engines: CPUs whose clock is in phase with the tick */
 	uint64_t threads;	/* threads ever sampled */
 	uint64_t thread_errors;	/* threads whose clock could not be set up */
 	int64_t duration_ns;	/* wall time between start and stop */

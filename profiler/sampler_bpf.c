@@ -8,8 +8,15 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <linux/perf_event.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 _Static_assert(sizeof(struct rp_ss_rec) == 104, "rp_ss_rec layout");
@@ -27,6 +34,7 @@ struct sbpf {
 	struct bpf_link **links;
 	int *pfds;
 	int ncpus;	/* entries in links and pfds */
+	int aligned;	/* clocks put in phase with the tick */
 };
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -73,6 +81,113 @@ static int load(struct sbpf *s, pid_t tgid, int signo)
 	s->tids = s->stk->maps.tids;
 	s->ring = ring_buffer__new(bpf_map__fd(s->stk->maps.ring), on_record, s, NULL);
 	return s->ring ? 0 : -errno;
+}
+
+/* ---- in phase with the tick ---- */
+
+/*
+ * A clock period that expires apart from the kernel's tick costs an interrupt of its own
+ * (~28 us of CPU on a nested guest); one that expires with the tick is handled in the
+ * tick's interrupt. cpu-clock's hrtimer runs at start + k x period, start being when the
+ * event is (re)started, so each CPU's clock is restarted at an instant on the tick's grid:
+ * at 1000 Hz with HZ=250 every fourth period then lands on a tick, 1000 interrupts a
+ * second instead of 1250. The grid is the next tick's expiry in /proc/timer_list (root
+ * only; without it nothing is aligned). Restarting: PERF_EVENT_IOC_PERIOD with the same
+ * period stops the event, forgets the time left and starts it (kernel/events/core.c
+ * __perf_event_period), run on the event's own CPU from a helper thread pinned there, so
+ * no cross-CPU call delays it.
+ */
+static int64_t tick_grid(void)
+{
+	FILE *f = fopen("/proc/timer_list", "re");
+	char line[256];
+	bool tick = false;
+	long long at = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (tick && sscanf(line, " # expires at %lld-", &at) == 1)
+			break;
+		tick = strstr(line, "tick_nohz_handler") || strstr(line, "tick_sched_timer");
+	}
+	fclose(f);
+	return at;
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+struct aligner {
+	struct sbpf *s;
+	uint64_t period;
+	int64_t grid;
+};
+
+/* Restarts fd's clock right after a point of the grid (now = grid mod period). */
+static bool restart_on_grid(int fd, uint64_t period, int64_t grid)
+{
+	int64_t p = (int64_t)period;
+
+	for (int tries = 0; tries < 3; tries++) {
+		int64_t now = mono_ns(), next = now + (((grid - now) % p) + p) % p;
+		struct timespec until;
+
+		if (next - now < 200000)
+			next += p;
+		until.tv_sec = (time_t)((next - 150000) / 1000000000);
+		until.tv_nsec = (long)((next - 150000) % 1000000000);
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL);
+		while ((now = mono_ns()) < next)
+			;
+		/* late by more than a few us (preempted, interrupted): the next point */
+		if (now - next > 3000)
+			continue;
+		return ioctl(fd, PERF_EVENT_IOC_PERIOD, &period) == 0;
+	}
+	return false;
+}
+
+static void *align_main(void *arg)
+{
+	struct aligner *a = arg;
+
+	for (int cpu = 0; cpu < a->s->ncpus; cpu++) {
+		cpu_set_t one;
+
+		if (a->s->pfds[cpu] < 0)
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		/* a CPU outside our cpuset keeps its phase */
+		if (pthread_setaffinity_np(pthread_self(), sizeof(one), &one) == 0 &&
+		    sched_getcpu() == cpu && restart_on_grid(a->s->pfds[cpu], a->period, a->grid))
+			a->s->aligned++;
+	}
+	return NULL;
+}
+
+/* Puts the clocks in phase with the tick, where the tick's grid can be read. */
+static void align_clocks(struct sbpf *s, uint64_t period)
+{
+	struct aligner a = { s, period, tick_grid() };
+	pthread_t th;
+
+	if (a.grid < 0 || getenv("RECONPERF_NO_TICK_ALIGN"))
+		return;
+	/* a helper, so that the caller's own affinity is never touched */
+	if (pthread_create(&th, NULL, align_main, &a) == 0)
+		pthread_join(th, NULL);
+}
+
+int sbpf_aligned(const struct sbpf *s)
+{
+	return s ? s->aligned : 0;
 }
 
 int sbpf_open(pid_t tgid, enum sbpf_mode mode, int signo, sbpf_sample_fn fn, void *arg,
@@ -128,6 +243,7 @@ int sbpf_open(pid_t tgid, enum sbpf_mode mode, int signo, sbpf_sample_fn fn, voi
 		err = -ENODEV;
 		goto err;
 	}
+	align_clocks(s, period_ns);
 	*out = s;
 	return 0;
 err:

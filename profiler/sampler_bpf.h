@@ -69,6 +69,11 @@ int sbpf_ring_fd(const struct sbpf *s);
  * is in.
  */
 void sbpf_counts(const struct sbpf *s, uint64_t *taken, uint64_t *lost, uint64_t *short_copy);
+/*
+ * How many CPUs' clocks sbpf_open() put in phase with the kernel's tick (the periods that
+ * fall on a tick then share its interrupt; RECONPERF_NO_TICK_ALIGN=1 turns it off).
+ */
+int sbpf_aligned(const struct sbpf *s);
 /* Stops the clocks and detaches; the ring can still be consumed. NULL is fine. */
 void sbpf_stop(struct sbpf *s);
 /* Stops the clocks, detaches and frees. NULL is fine. */
