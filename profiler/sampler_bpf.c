@@ -175,10 +175,14 @@ static void *align_main(void *arg)
 /* Puts the clocks in phase with the tick, where the tick's grid can be read. */
 static void align_clocks(struct sbpf *s, uint64_t period)
 {
-	struct aligner a = { s, period, tick_grid() };
+	const char *off = getenv("RECONPERF_NO_TICK_ALIGN");
+	struct aligner a = { s, period, -1 };
 	pthread_t th;
 
-	if (a.grid < 0 || getenv("RECONPERF_NO_TICK_ALIGN"))
+	if (off && *off && strcmp(off, "0"))
+		return;
+	a.grid = tick_grid();
+	if (a.grid < 0)
 		return;
 	/* a helper, so that the caller's own affinity is never touched */
 	if (pthread_create(&th, NULL, align_main, &a) == 0)
