@@ -15,6 +15,7 @@
 #define REG_RSP 7		/* DWARF register numbers, x86-64 psABI */
 #define REG_RBP 6
 #define REG_RA 16
+#define MAX_UNKNOWN 64		/* frame-pointer steps in a row through code in no object */
 
 /* How to find a frame's caller at one pc. */
 enum cfa_base { CFA_NONE, CFA_RSP, CFA_RBP, CFA_FP };	/* FP: no CFI, frame pointer */
@@ -189,7 +190,8 @@ static bool word(const struct snap *s, uint64_t addr, uint64_t *v)
 int snapuw_unwind(struct snapuw *u, const struct snap *s, uint64_t *pcs, int max)
 {
 	uint64_t pc = s->ip, sp = s->sp, bp = s->bp, look = s->ip;
-	int n = 0;
+	const struct row jit = { .base = CFA_FP };
+	int n = 0, unknown = 0;
 
 	if (max <= 0)
 		return 0;
@@ -199,8 +201,19 @@ int snapuw_unwind(struct snapuw *u, const struct snap *s, uint64_t *pcs, int max
 		const struct row *r = row_for(u, look);
 		uint64_t cfa, ra, nbp = bp;
 
-		if (!r)
-			break;	/* not in any object: JIT code, or garbage */
+		if (!r) {
+			/*
+			 * In no object: JIT code (V8 and HotSpot keep frame pointers), or garbage.
+			 * Its frame pointer must lead to a frame inside the copy, above this one;
+			 * anything else ends the walk without calling it cut.
+			 */
+			if (++unknown > MAX_UNKNOWN || bp < sp || (bp & 7) || bp - s->sp > s->len ||
+			    s->len - (bp - s->sp) < 16)
+				break;
+			r = &jit;
+		} else {
+			unknown = 0;
+		}
 		switch (r->base) {
 		case CFA_RSP:
 			cfa = sp + (uint64_t)(int64_t)r->cfa_off;

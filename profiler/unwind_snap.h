@@ -8,9 +8,12 @@
  * Per frame: find the row of the CFI table for the pc (cached per pc: direct-mapped,
  * SNAP_CACHE entries), compute the CFA from %rsp or %rbp, read the return address at CFA-8
  * and the caller's %rbp where the row saved it, from the copy. A pc whose object has no CFI
- * is stepped by its frame pointer. The walk ends at a frame whose return address the CFI
- * calls undefined (_start, clone3: the outermost), at a read outside the copy (a stack
- * deeper than the copy: counted as truncated), or at a pc in no object (JIT code).
+ * is stepped by its frame pointer, and so is a pc in no object (JIT code: V8 and HotSpot
+ * keep frame pointers) when its frame pointer leads to a frame above it inside the copy,
+ * for at most 64 such frames in a row. The walk ends at a frame whose return address the
+ * CFI calls undefined (_start, clone3: the outermost), at a read outside the copy (a stack
+ * deeper than the copy: counted as truncated), or where a pc in no object has no usable
+ * frame pointer.
  *
  * Output as unwind_from_ucontext(): pcs[0] the sampled program counter, pcs[1..] return
  * addresses.

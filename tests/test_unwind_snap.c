@@ -10,11 +10,13 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "profiler/symbolize.h"
 #include "profiler/unwind.h"
 #include "profiler/unwind_snap.h"
 
@@ -170,5 +172,103 @@ Test(unwind_snap, copies_unwind_to_the_live_unwinders_frames_and_beyond, .timeou
 	cr_assert_geq(st.truncated, (uint64_t)cut);
 	cr_assert_gt(cut, NS / 4, "%d stacks deeper than 512 bytes", cut);
 	snapuw_free(u);
+	free(S);
+}
+
+/* ---- through code in no object (JIT code with frame pointers) ---- */
+
+__attribute__((noinline)) static void jit_target(void)
+{
+	while (atomic_load(&taken) < NS)
+		sink = leaf_work(sink);
+}
+
+/* push %rbp; mov %rsp,%rbp; movabs $fn,%rax; call *%rax; pop %rbp; ret */
+static void *make_stub(void (*fn)(void))
+{
+	uint8_t code[] = { 0x55, 0x48, 0x89, 0xe5, 0x48, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0,
+			   0xff, 0xd0, 0x5d, 0xc3 };
+	uint64_t a = (uint64_t)(uintptr_t)fn;
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	cr_assert_neq(p, MAP_FAILED);
+	memcpy(code + 6, &a, 8);
+	memcpy(p, code, sizeof(code));
+	cr_assert_eq(mprotect(p, 4096, PROT_READ | PROT_EXEC), 0);
+	return p;
+}
+
+static void *stub;
+
+__attribute__((noinline)) static void call_via_jit(void)
+{
+	((void (*)(void))stub)();
+	__asm__ volatile("" ::: "memory");	/* not a tail call: its frame stays */
+}
+
+static void *jit_worker(void *arg)
+{
+	struct sigevent sev = { 0 };
+	struct itimerspec its = { { 0, 1000000 }, { 0, 1000000 } };
+	timer_t t;
+	uint64_t lo;
+
+	(void)arg;
+	unwind_init_thread();
+	unwind_thread_stack(&lo, &top);
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = SIGPROF;
+	sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+	cr_assert_eq(timer_create(CLOCK_THREAD_CPUTIME_ID, &sev, &t), 0);
+	cr_assert_eq(timer_settime(t, 0, &its, NULL), 0);
+	call_via_jit();
+	timer_delete(t);
+	return NULL;
+}
+
+Test(unwind_snap, frames_in_no_object_are_stepped_by_their_frame_pointer, .timeout = 120)
+{
+	struct sigaction sa = { 0 };
+	struct symbolizer *sym;
+	struct snapuw *u;
+	pthread_t th;
+	int through = 0;
+
+	S = calloc(NS, sizeof(*S));
+	cr_assert_not_null(S);
+	stub = make_stub(jit_target);
+	cr_assert_eq(unwind_init(), 0);
+	sa.sa_sigaction = on_prof;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigaction(SIGPROF, &sa, NULL);
+	cr_assert_eq(pthread_create(&th, NULL, jit_worker, NULL), 0);
+	pthread_join(th, NULL);
+	signal(SIGPROF, SIG_IGN);
+
+	cr_assert_eq(snapuw_new(&u), 0);
+	cr_assert_eq(sym_new(0, &sym), 0);
+	for (int i = 0; i < NS; i++) {
+		struct sample *s = &S[i];
+		struct snap sn = { s->ip, s->sp, s->bp, s->stack, s->len };
+		uint64_t pcs[128];
+		int n = snapuw_unwind(u, &sn, pcs, 128), in_stub = -1;
+
+		for (int j = 1; j < n && in_stub < 0; j++)
+			if (pcs[j] > (uint64_t)(uintptr_t)stub &&
+			    pcs[j] <= (uint64_t)(uintptr_t)stub + 18)
+				in_stub = j;
+		/* the stub's caller, found through the stub's frame pointer */
+		if (in_stub > 0 && in_stub + 1 < n) {
+			struct sym_frame fr[4];
+			int k = sym_lookup(sym, pcs[in_stub + 1] - 1, fr, 4);
+
+			through += k > 0 && fr[k - 1].name && !strcmp(fr[k - 1].name, "call_via_jit");
+		}
+	}
+	sym_free(sym);
+	snapuw_free(u);
+	cr_assert_geq(through, NS * 9 / 10, "%d of %d stacks went through the stub to its caller",
+		      through, NS);
+	munmap(stub, 4096);
 	free(S);
 }
