@@ -94,14 +94,23 @@ __attribute__((noinline)) static uint64_t rec_b(int d, uint64_t x)
 	return (d ? rec_a(d - 1, pad[d % 37]) : leaf_work(x)) ^ pad[0];
 }
 
-static void *worker(void *arg)
+static void recursions(void)
+{
+	uint64_t x = 1;
+
+	for (unsigned i = 0; atomic_load(&taken) < NS; i++)
+		x += rec_a((int)(i * 2654435761u >> 27), x);	/* depths 0..31 */
+	sink = x;
+}
+
+/* The sampled thread: a CPU-time timer of its own (1 ms) while it runs fn. */
+static void *sampled(void *fn)
 {
 	struct sigevent sev = { 0 };
 	struct itimerspec its = { { 0, 1000000 }, { 0, 1000000 } };
 	timer_t t;
-	uint64_t lo, x = 1;
+	uint64_t lo;
 
-	(void)arg;
 	unwind_init_thread();
 	unwind_thread_stack(&lo, &top);
 	sev.sigev_notify = SIGEV_THREAD_ID;
@@ -109,20 +118,16 @@ static void *worker(void *arg)
 	sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
 	cr_assert_eq(timer_create(CLOCK_THREAD_CPUTIME_ID, &sev, &t), 0);
 	cr_assert_eq(timer_settime(t, 0, &its, NULL), 0);
-	for (unsigned i = 0; atomic_load(&taken) < NS; i++)
-		x += rec_a((int)(i * 2654435761u >> 27), x);	/* depths 0..31 */
+	((void (*)(void))fn)();
 	timer_delete(t);
-	sink = x;
 	return NULL;
 }
 
-Test(unwind_snap, copies_unwind_to_the_live_unwinders_frames_and_beyond, .timeout = 120)
+/* Copies NS samples of a thread running fn into S. */
+static void take_samples(void (*fn)(void))
 {
 	struct sigaction sa = { 0 };
-	struct snapuw *u;
-	struct snapuw_stats st;
 	pthread_t th;
-	int same = 0, further = 0, cut = 0;
 
 	S = calloc(NS, sizeof(*S));
 	cr_assert_not_null(S);
@@ -130,9 +135,18 @@ Test(unwind_snap, copies_unwind_to_the_live_unwinders_frames_and_beyond, .timeou
 	sa.sa_sigaction = on_prof;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigaction(SIGPROF, &sa, NULL);
-	cr_assert_eq(pthread_create(&th, NULL, worker, NULL), 0);
+	cr_assert_eq(pthread_create(&th, NULL, sampled, (void *)fn), 0);
 	pthread_join(th, NULL);
 	signal(SIGPROF, SIG_IGN);
+}
+
+Test(unwind_snap, copies_unwind_to_the_live_unwinders_frames_and_beyond, .timeout = 120)
+{
+	struct snapuw *u;
+	struct snapuw_stats st;
+	int same = 0, further = 0, cut = 0;
+
+	take_samples(recursions);
 
 	cr_assert_eq(snapuw_new(&u), 0);
 	for (int i = 0; i < NS; i++) {
@@ -206,44 +220,14 @@ __attribute__((noinline)) static void call_via_jit(void)
 	__asm__ volatile("" ::: "memory");	/* not a tail call: its frame stays */
 }
 
-static void *jit_worker(void *arg)
-{
-	struct sigevent sev = { 0 };
-	struct itimerspec its = { { 0, 1000000 }, { 0, 1000000 } };
-	timer_t t;
-	uint64_t lo;
-
-	(void)arg;
-	unwind_init_thread();
-	unwind_thread_stack(&lo, &top);
-	sev.sigev_notify = SIGEV_THREAD_ID;
-	sev.sigev_signo = SIGPROF;
-	sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
-	cr_assert_eq(timer_create(CLOCK_THREAD_CPUTIME_ID, &sev, &t), 0);
-	cr_assert_eq(timer_settime(t, 0, &its, NULL), 0);
-	call_via_jit();
-	timer_delete(t);
-	return NULL;
-}
-
 Test(unwind_snap, frames_in_no_object_are_stepped_by_their_frame_pointer, .timeout = 120)
 {
-	struct sigaction sa = { 0 };
 	struct symbolizer *sym;
 	struct snapuw *u;
-	pthread_t th;
 	int through = 0;
 
-	S = calloc(NS, sizeof(*S));
-	cr_assert_not_null(S);
 	stub = make_stub(jit_target);
-	cr_assert_eq(unwind_init(), 0);
-	sa.sa_sigaction = on_prof;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART;
-	sigaction(SIGPROF, &sa, NULL);
-	cr_assert_eq(pthread_create(&th, NULL, jit_worker, NULL), 0);
-	pthread_join(th, NULL);
-	signal(SIGPROF, SIG_IGN);
+	take_samples(call_via_jit);
 
 	cr_assert_eq(snapuw_new(&u), 0);
 	cr_assert_eq(sym_new(0, &sym), 0);
