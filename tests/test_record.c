@@ -455,3 +455,33 @@ Test(convert, malformed_input_exits_2_naming_the_problem_and_writes_nothing)
 	free(in);
 	free(out);
 }
+
+/* Stacks deeper than bpf-stack's copy: cut, counted, and said so; the signal engine walks
+ * them whole. */
+Test(record, stacks_deeper_than_the_copy_are_reported, .timeout = 120)
+{
+	char *fx = fixture("cpuwork-nofp"), *out = scratch("deep.pb.gz");
+	struct run_result r;
+	struct pprof_profile *p;
+	char err[256];
+
+	need_bpf();
+	/* 100 frames of ~256 bytes under each sample */
+	cr_assert_eq(run_sh(&r, "'%s' record -o '%s' --hz 1000 --engine bpf-stack -- '%s' 1 "
+			    "100000 deep", rp_bin(), out, fx), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.err, "stacks were deeper than the bpf-stack engine copies"), "%s",
+		  r.err);
+	run_result_fini(&r);
+	cr_assert_eq(pprof_read_file(out, &p, err, sizeof(err)), 0, "%s", err);
+	cr_assert(p->ncomments && !strstr(p->comments[0], "truncated=0 "), "%s",
+		  p->ncomments ? p->comments[0] : "(none)");
+	pprof_free(p);
+	cr_assert_eq(run_sh(&r, "'%s' record -o '%s' --hz 1000 --engine bpf -- '%s' 1 100000 "
+			    "deep", rp_bin(), out, fx), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_null(strstr(r.err, "deeper than"), "%s", r.err);
+	run_result_fini(&r);
+	free(fx);
+	free(out);
+}

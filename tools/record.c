@@ -175,13 +175,19 @@ static void summary(const char *path, double cpu_s, int hz)
 	}
 	const char *at;
 	double profiled = -1;
+	long long cut = 0, dropped = 0;
 
 	for (size_t i = 0; i < p->nsamples; i++)
 		n += p->samples[i].values[0];
 	/* the program's CPU time when the profile stopped, from the sampler's comment */
-	for (size_t i = 0; i < p->ncomments; i++)
+	for (size_t i = 0; i < p->ncomments; i++) {
 		if ((at = strstr(p->comments[i], "process_cpu_ns=")))
 			profiled = strtod(at + 15, NULL) / 1e9;
+		if ((at = strstr(p->comments[i], "truncated=")))
+			cut = strtoll(at + 10, NULL, 10);
+		if ((at = strstr(p->comments[i], "dropped=")))
+			dropped = strtoll(at + 8, NULL, 10);
+	}
 	if (profiled > 0)
 		fprintf(stderr, "reconperf: record: wrote %s: %lld samples over %.2f CPU-s of the "
 			"program (%.0f%% of CPU-s x hz); %.2f CPU-s in all, writing the profile "
@@ -191,6 +197,13 @@ static void summary(const char *path, double cpu_s, int hz)
 		fprintf(stderr, "reconperf: record: wrote %s: %lld samples, %.2f CPU-s of the "
 			"program (%.0f%% of CPU-s x hz)\n", path, (long long)n, cpu_s,
 			cpu_s > 0 ? 100.0 * (double)n / (cpu_s * hz) : 0.0);
+	if (dropped > 0)
+		fprintf(stderr, "reconperf: record: %lld samples were dropped (a full ring)\n",
+			dropped);
+	if (cut > 0)
+		fprintf(stderr, "reconperf: record: %lld stacks were deeper than the bpf-stack engine "
+			"copies (16 KiB): their outermost frames are missing; '--engine bpf' walks "
+			"them whole\n", cut);
 	pprof_free(p);
 }
 
