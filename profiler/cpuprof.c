@@ -86,12 +86,13 @@ int rp_profiler_stop_write(const char *path)
 	sampler_stats(&st);
 	snprintf(note, sizeof(note),
 		 "reconperf cpu profile: engine=%s hz=%d samples=%llu dropped=%llu threads=%llu "
-		 "thread_errors=%llu process_cpu_ns=%lld truncated=%llu tick_aligned_cpus=%d",
-		 st.engine, st.hz,
+		 "thread_errors=%llu process_cpu_ns=%lld truncated=%llu tick_aligned_cpus=%d "
+		 "depth_capped=%llu", st.engine, st.hz,
 		 (unsigned long long)st.samples, (unsigned long long)st.dropped,
 		 (unsigned long long)st.threads, (unsigned long long)st.thread_errors,
 		 (long long)cpu.tv_sec * 1000000000ll + cpu.tv_nsec,
-		 (unsigned long long)st.truncated, st.aligned_cpus);
+		 (unsigned long long)st.truncated, st.aligned_cpus,
+		 (unsigned long long)st.depth_capped);
 	rc = pprof_builder_add_comment(b, note);
 	if (!rc)
 		rc = pprof_builder_symbolize(b, 0);

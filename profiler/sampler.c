@@ -59,6 +59,7 @@ struct thr {
 	_Atomic uint32_t head;	/* written by the handler */
 	_Atomic uint32_t tail;	/* written by the collector */
 	_Atomic uint64_t dropped;
+	_Atomic uint64_t capped;	/* samples cut at SAMPLER_MAX_DEPTH frames */
 	bool gone;		/* its thread exited: free for reuse once drained (S.lock) */
 	struct slot slots[SAMPLER_RING_SLOTS];
 };
@@ -73,6 +74,7 @@ static struct {
 	uint64_t bpf_failed;	/* their periods whose sample was lost (at stop) */
 	struct snapuw *snap;	/* bpf-stack: the unwinder of the copies (collector's) */
 	uint64_t bpf_short, truncated;	/* bpf-stack, at stop: see sampler_stats */
+	uint64_t capped;	/* bpf-stack: copies unwound to SAMPLER_MAX_DEPTH frames */
 	int aligned;		/* the eBPF engines' clocks in phase with the tick */
 	int evfd;		/* bpf-stack: wakes the collector at stop */
 	struct thr *thr[SAMPLER_MAX_THREADS];
@@ -184,6 +186,8 @@ static void on_sample(int sig, siginfo_t *si, void *uc)
 	}
 	s = &t->slots[head % SAMPLER_RING_SLOTS];
 	s->n = (uint32_t)unwind_from_ucontext(uc, s->pcs, SAMPLER_MAX_DEPTH);
+	if (s->n == SAMPLER_MAX_DEPTH)
+		atomic_fetch_add_explicit(&t->capped, 1, memory_order_relaxed);
 	s->nlabels = 0;
 	for (int i = 0; i < SAMPLER_MAX_LABELS; i++) {
 		const char *k = tls_labels[i][0], *v = tls_labels[i][1];
@@ -503,6 +507,7 @@ static void on_copy(void *arg, const struct rp_ss_rec *r)
 							    (const char *)(uintptr_t)r->labels[i + 1],
 							    0, NULL };
 	n = snapuw_unwind(S.snap, &sn, pcs, SAMPLER_MAX_DEPTH);
+	S.capped += n == SAMPLER_MAX_DEPTH;
 	if (n && S.builder && pprof_builder_add(S.builder, pcs, (size_t)n, values, kv, nl) == 0)
 		S.samples++;
 }
@@ -707,6 +712,7 @@ int sampler_start(const struct sampler_opts *o)
 		   S.hz <= SAMPLER_TIMER_MAX_HZ ? SAMPLER_ENGINE_TIMER : SAMPLER_ENGINE_BPF_STACK;
 	S.samples = S.thread_errors = S.registered = S.bpf_failed = S.bpf_short = S.truncated = 0;
 	S.aligned = 0;
+	S.capped = 0;
 	S.evfd = -1;
 	if (!S.key_made && pthread_key_create(&S.key, thread_gone) == 0)
 		S.key_made = true;
@@ -876,6 +882,9 @@ void sampler_stats(struct sampler_stats *st)
 	st->duration_ns = S.duration_ns;
 	for (size_t i = 0; i < n; i++)
 		st->dropped += atomic_load(&S.thr[i]->dropped);
+	st->depth_capped = S.capped;
+	for (size_t i = 0; i < n; i++)
+		st->depth_capped += atomic_load(&S.thr[i]->capped);
 }
 
 /* ---- pthread_create: every new thread registers itself ---- */

@@ -79,6 +79,8 @@ struct sampler_stats {
 	uint64_t truncated;	/* bpf-stack: stacks deeper than the copy (cut at its end) */
 	uint64_t short_copies;	/* bpf-stack: copies read page by page (stack top unknown) */
 	int aligned_cpus;	/* eBPF engines: CPUs whose clock is in phase with the tick */
+	uint64_t depth_capped;	/* samples whose stack went on past SAMPLER_MAX_DEPTH frames
+				 * (or ended exactly there): the outermost frames are missing */
 	uint64_t threads;	/* threads ever sampled */
 	uint64_t thread_errors;	/* threads whose clock could not be set up */
 	int64_t duration_ns;	/* wall time between start and stop */

@@ -309,3 +309,26 @@ Test(sampler, bpf_stack_samples_system_calls_at_their_caller_and_cuts_deep_stack
 	pprof_free(p);
 	free(path);
 }
+
+/* Stacks past SAMPLER_MAX_DEPTH frames: the leaf's 128 kept, the rest counted. */
+Test(sampler, stacks_past_the_frame_limit_are_counted, .timeout = 120)
+{
+	struct rp_profiler_opts o = { .hz = 1000, .engine = "perf" };
+	struct pprof_profile *p;
+	char err[256], *path = scratch("capped.pb.gz");
+	const char *c;
+	pthread_t b;
+	int64_t spin;
+
+	cr_assert_eq(rp_profiler_start(&o), 0);
+	cr_assert_eq(pthread_create(&b, NULL, deep_worker, NULL), 0);	/* 200 frames */
+	pthread_join(b, NULL);
+	cr_assert_eq(rp_profiler_stop_write(path), 0);
+	cr_assert_eq(pprof_read_file(path, &p, err, sizeof(err)), 0, "%s", err);
+	spin = samples_with(p, "spin_for");
+	cr_assert_geq(spin, 200, "spin_for in %lld samples", (long long)spin);
+	c = strstr(p->comments[0], "depth_capped=");
+	cr_assert(c && atoll(c + 13) >= spin * 9 / 10, "%s", p->comments[0]);
+	pprof_free(p);
+	free(path);
+}

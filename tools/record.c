@@ -4,6 +4,7 @@
  */
 #include "tools/cli.h"
 #include "profiler/pprof.h"
+#include "profiler/sampler.h"
 #include "reconperf/profiler.h"
 
 #include <errno.h>
@@ -175,7 +176,7 @@ static void summary(const char *path, double cpu_s, int hz)
 	}
 	const char *at;
 	double profiled = -1;
-	long long cut = 0, dropped = 0;
+	long long cut = 0, dropped = 0, capped = 0;
 
 	for (size_t i = 0; i < p->nsamples; i++)
 		n += p->samples[i].values[0];
@@ -187,6 +188,8 @@ static void summary(const char *path, double cpu_s, int hz)
 			cut = strtoll(at + 10, NULL, 10);
 		if ((at = strstr(p->comments[i], "dropped=")))
 			dropped = strtoll(at + 8, NULL, 10);
+		if ((at = strstr(p->comments[i], "depth_capped=")))
+			capped = strtoll(at + 13, NULL, 10);
 	}
 	if (profiled > 0)
 		fprintf(stderr, "reconperf: record: wrote %s: %lld samples over %.2f CPU-s of the "
@@ -204,6 +207,9 @@ static void summary(const char *path, double cpu_s, int hz)
 		fprintf(stderr, "reconperf: record: %lld stacks were deeper than the bpf-stack engine "
 			"copies (16 KiB): their outermost frames are missing; '--engine bpf' walks "
 			"them whole\n", cut);
+	if (capped > 0)
+		fprintf(stderr, "reconperf: record: %lld stacks reached %d frames, the most a sample "
+			"keeps: their outermost frames are missing\n", capped, SAMPLER_MAX_DEPTH);
 	pprof_free(p);
 }
 
