@@ -134,7 +134,8 @@ static bool restart_on_grid(int fd, uint64_t period, int64_t grid)
 {
 	int64_t p = (int64_t)period;
 
-	for (int tries = 0; tries < 3; tries++) {
+	/* each try waits for the next point: a loaded machine may preempt a few of them */
+	for (int tries = 0; tries < 10; tries++) {
 		int64_t now = mono_ns(), next = now + (((grid - now) % p) + p) % p;
 		struct timespec until;
 
