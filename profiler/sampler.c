@@ -519,7 +519,7 @@ static void collect_copies(void)
 	while (!atomic_load(&S.collector_stop)) {
 		/* the program wakes the ring's descriptor when the ring is filling */
 		poll(p, 2, (int)(DRAIN_NS / 1000000));
-		sbpf_consume(S.bpf, 0);
+		sbpf_consume(S.bpf);
 	}
 }
 
@@ -646,7 +646,7 @@ static void resolve_pthread_create(void)
 		real_pthread_create = dlsym(RTLD_NEXT, "pthread_create");
 }
 
-static void stop_copies(void);
+static void close_bpf(void);
 
 /* bpf-stack: the unwinder, the collector's wake-up and the program (S.bpf). */
 static int start_copies(void)
@@ -660,22 +660,22 @@ static int start_copies(void)
 	if (!rc)
 		rc = sbpf_open(getpid(), SBPF_STACK, 0, on_copy, NULL, S.period_ns, &S.bpf);
 	if (rc)
-		stop_copies();
+		close_bpf();
 	return rc;
 }
 
-/* Frees what start_copies() and the signal engine set up (after the collector is gone). */
-static void stop_copies(void)
+/*
+ * Frees what either eBPF engine set up, once no collector reads the ring any more; the
+ * copies still in it go into the profile first.
+ */
+static void close_bpf(void)
 {
 	struct snapuw_stats st;
 
 	if (S.bpf) {
 		uint64_t taken;
 
-		if (S.engine == SAMPLER_ENGINE_BPF_STACK) {
-			sbpf_stop(S.bpf);
-			sbpf_consume(S.bpf, 0);	/* what the collector had not read yet */
-		}
+		sbpf_consume(S.bpf);
 		sbpf_counts(S.bpf, &taken, &S.bpf_failed, &S.bpf_short);
 		S.aligned = sbpf_aligned(S.bpf);
 		sbpf_close(S.bpf);
@@ -749,7 +749,7 @@ int sampler_start(const struct sampler_opts *o)
 
 		S.builder = pprof_builder_new(&bo);
 		if (!S.builder) {
-			stop_copies();
+			close_bpf();
 			return -ENOMEM;
 		}
 	}
@@ -819,7 +819,7 @@ int sampler_stop(struct pprof_builder **out)
 		pthread_join(S.collector, NULL);
 		S.collector = 0;
 	}
-	stop_copies();
+	close_bpf();
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	S.duration_ns = (t1.tv_sec - S.t0.tv_sec) * 1000000000ll + (t1.tv_nsec - S.t0.tv_nsec);
 	pthread_mutex_lock(&S.lock);

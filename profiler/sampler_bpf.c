@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-_Static_assert(sizeof(struct rp_ss_rec) == 104, "rp_ss_rec layout");
+_Static_assert(sizeof(struct rp_ss_rec) == 96, "rp_ss_rec layout");
 _Static_assert(sizeof(struct rp_ss_thread) == 16, "rp_ss_thread layout");
 
 struct sbpf {
@@ -47,6 +47,14 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* Both programs' .rodata name the target the same way: its tgid in our pid namespace. */
+#define SET_TARGET(skel, tgid, ns)                                    \
+	do {                                                          \
+		(skel)->rodata->target_tgid = (__u32)(tgid);          \
+		(skel)->rodata->pidns_dev = (__u64)(ns).st_dev;       \
+		(skel)->rodata->pidns_ino = (__u64)(ns).st_ino;       \
+	} while (0)
+
 /* Sets the target's ids and loads the mode's program. */
 static int load(struct sbpf *s, pid_t tgid, int signo)
 {
@@ -59,9 +67,7 @@ static int load(struct sbpf *s, pid_t tgid, int signo)
 		s->sig = rp_sigsample__open();
 		if (!s->sig)
 			return -ENOMEM;
-		s->sig->rodata->target_tgid = (__u32)tgid;
-		s->sig->rodata->pidns_dev = (__u64)ns.st_dev;
-		s->sig->rodata->pidns_ino = (__u64)ns.st_ino;
+		SET_TARGET(s->sig, tgid, ns);
 		s->sig->rodata->signo = (__u32)signo;
 		err = rp_bpf_classify(rp_sigsample__load(s->sig));
 		s->prog = s->sig->progs.rp_sigsample;
@@ -71,9 +77,7 @@ static int load(struct sbpf *s, pid_t tgid, int signo)
 	s->stk = rp_stacksample__open();
 	if (!s->stk)
 		return -ENOMEM;
-	s->stk->rodata->target_tgid = (__u32)tgid;
-	s->stk->rodata->pidns_dev = (__u64)ns.st_dev;
-	s->stk->rodata->pidns_ino = (__u64)ns.st_ino;
+	SET_TARGET(s->stk, tgid, ns);
 	err = rp_bpf_classify(rp_stacksample__load(s->stk));
 	if (err)
 		return err;
@@ -278,12 +282,9 @@ int sbpf_ring_fd(const struct sbpf *s)
 	return s && s->ring ? ring_buffer__epoll_fd(s->ring) : -1;
 }
 
-int sbpf_consume(struct sbpf *s, int timeout_ms)
+int sbpf_consume(struct sbpf *s)
 {
-	if (!s->ring)
-		return -EINVAL;
-	return timeout_ms > 0 ? ring_buffer__poll(s->ring, timeout_ms) :
-				ring_buffer__consume(s->ring);
+	return s->ring ? ring_buffer__consume(s->ring) : -EINVAL;
 }
 
 void sbpf_counts(const struct sbpf *s, uint64_t *taken, uint64_t *lost, uint64_t *short_copy)

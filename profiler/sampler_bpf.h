@@ -55,18 +55,14 @@ int sbpf_open(pid_t tgid, enum sbpf_mode mode, int signo, sbpf_sample_fn fn, voi
  */
 int sbpf_add_thread(struct sbpf *s, pid_t tid, uint64_t labels, uint64_t stack_hi);
 void sbpf_remove_thread(struct sbpf *s, pid_t tid);
-/*
- * SBPF_STACK: passes the samples in the ring to fn, waiting up to timeout_ms (0: none) for
- * the program to say the ring is filling. Returns the samples passed or -errno (-EINTR
- * is not an error).
- */
-int sbpf_consume(struct sbpf *s, int timeout_ms);
+/* SBPF_STACK: passes the samples in the ring to fn; the number passed, or -errno. */
+int sbpf_consume(struct sbpf *s);
 /* SBPF_STACK: a descriptor that polls readable when the program asks for a consume. */
 int sbpf_ring_fd(const struct sbpf *s);
 /*
  * Samples taken (signals sent, or copies put in the ring), periods whose sample was lost
- * (a signal that could not be sent, a full ring), and copies that got only the page %rsp
- * is in.
+ * (a signal that could not be sent, a full ring), and copies read page by page (the
+ * thread's stack top unknown).
  */
 void sbpf_counts(const struct sbpf *s, uint64_t *taken, uint64_t *lost, uint64_t *short_copy);
 /*

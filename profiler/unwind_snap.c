@@ -17,8 +17,12 @@
 #define REG_RA 16
 #define MAX_UNKNOWN 64		/* frame-pointer steps in a row through code in no object */
 
-/* How to find a frame's caller at one pc. */
-enum cfa_base { CFA_NONE, CFA_RSP, CFA_RBP, CFA_FP };	/* FP: no CFI, frame pointer */
+/*
+ * How to find a frame's caller at one pc. FP: an object without CFI for it, stepped by its
+ * frame pointer; JIT: in no object at all, stepped by its frame pointer only while that
+ * leads inside the copy.
+ */
+enum cfa_base { CFA_NONE, CFA_RSP, CFA_RBP, CFA_FP, CFA_JIT };
 enum saved { SAVED_SAME, SAVED_AT, SAVED_UNDEF };
 
 struct row {
@@ -46,6 +50,7 @@ static int report(struct snapuw *u)
 	int rc;
 
 	u->gen = unwind_modules_generation();
+	memset(u->cache, 0, sizeof(u->cache));	/* rows of the objects of before */
 	if (u->dwfl)
 		dwfl_end(u->dwfl);
 	u->dwfl = dwfl_begin(&callbacks);
@@ -56,7 +61,6 @@ static int report(struct snapuw *u)
 		return rc > 0 ? -rc : -ESRCH;
 	if (dwfl_report_end(u->dwfl, NULL, NULL))
 		return -EINVAL;
-	memset(u->cache, 0, sizeof(u->cache));
 	u->st.reloads++;
 	return 0;
 }
@@ -120,24 +124,22 @@ static enum saved reg_rule(Dwarf_Frame *fr, int regno, int32_t *off)
 	return SAVED_UNDEF;
 }
 
-/* The row for pc from the CFI of its object; false when pc is in no object. */
-static bool lookup(struct snapuw *u, uint64_t pc, struct row *r)
+/* The row for pc from the CFI of its object (CFA_JIT in none). */
+static void lookup(struct snapuw *u, uint64_t pc, struct row *r)
 {
-	Dwfl_Module *m = dwfl_addrmodule(u->dwfl, pc);
+	Dwfl_Module *m = u->dwfl ? dwfl_addrmodule(u->dwfl, pc) : NULL;	/* NULL: report failed */
 	Dwarf_CFI *cfi = NULL;
 	Dwarf_Frame *fr = NULL;
 	Dwarf_Addr bias = 0;
 	Dwarf_Op *ops;
 	size_t n;
 
-	if (!m && u->gen != unwind_modules_generation() && report(u) == 0)
-		m = dwfl_addrmodule(u->dwfl, pc);
-	if (!m)
-		return false;
 	u->st.cfi_lookups++;
 	memset(r, 0, sizeof(*r));
 	r->pc = pc;
-	r->base = CFA_FP;
+	r->base = m ? CFA_FP : CFA_JIT;
+	if (!m)
+		return;
 	cfi = dwfl_module_eh_cfi(m, &bias);
 	if (!cfi || dwarf_cfi_addrframe(cfi, pc - bias, &fr) != 0) {
 		fr = NULL;
@@ -146,18 +148,18 @@ static bool lookup(struct snapuw *u, uint64_t pc, struct row *r)
 			fr = NULL;
 	}
 	if (!fr)
-		return true;
+		return;
 	r->base = CFA_NONE;
 	if (dwarf_frame_cfa(fr, &ops, &n) == 0 && n == 1) {
 		unsigned atom = ops[0].atom, reg = ~0u;
+		int64_t off = (int64_t)ops[0].number;
 
-		if (atom == DW_OP_bregx)
+		if (atom == DW_OP_bregx) {
 			reg = (unsigned)ops[0].number;
-		else if (atom >= DW_OP_breg0 && atom <= DW_OP_breg31)
+			off = (int64_t)ops[0].number2;
+		} else if (atom >= DW_OP_breg0 && atom <= DW_OP_breg31) {
 			reg = atom - DW_OP_breg0;
-		int64_t off = ops[0].atom == DW_OP_bregx ? (int64_t)ops[0].number2 :
-							    (int64_t)ops[0].number;
-
+		}
 		if (reg == REG_RSP || reg == REG_RBP) {
 			r->base = reg == REG_RSP ? CFA_RSP : CFA_RBP;
 			r->cfa_off = (int32_t)off;
@@ -166,16 +168,15 @@ static bool lookup(struct snapuw *u, uint64_t pc, struct row *r)
 	r->bp = (uint8_t)reg_rule(fr, REG_RBP, &r->bp_off);
 	r->ra = (uint8_t)reg_rule(fr, REG_RA, &r->ra_off);
 	free(fr);
-	return true;
 }
 
 static const struct row *row_for(struct snapuw *u, uint64_t pc)
 {
 	struct row *r = &u->cache[(pc ^ (pc >> 14)) & (SNAP_CACHE - 1)];
 
-	if (r->pc == pc)
-		return r;
-	return lookup(u, pc, r) ? r : NULL;
+	if (r->pc != pc)
+		lookup(u, pc, r);
+	return r;
 }
 
 /* The word at addr, if the copy holds it. */
@@ -189,31 +190,29 @@ static bool word(const struct snap *s, uint64_t addr, uint64_t *v)
 
 int snapuw_unwind(struct snapuw *u, const struct snap *s, uint64_t *pcs, int max)
 {
-	uint64_t pc = s->ip, sp = s->sp, bp = s->bp, look = s->ip;
-	const struct row jit = { .base = CFA_FP };
+	uint64_t sp = s->sp, bp = s->bp, look = s->ip;
 	int n = 0, unknown = 0;
 
 	if (max <= 0)
 		return 0;
+	/* objects loaded or unloaded since the last report: the rows may be stale */
+	if (u->gen != unwind_modules_generation())
+		report(u);
 	u->st.walks++;
-	pcs[n++] = pc;
+	pcs[n++] = s->ip;
 	while (n < max) {
 		const struct row *r = row_for(u, look);
+		bool jit = r->base == CFA_JIT;
 		uint64_t cfa, ra, nbp = bp;
 
-		if (!r) {
-			/*
-			 * In no object: JIT code (V8 and HotSpot keep frame pointers), or garbage.
-			 * Its frame pointer must lead to a frame inside the copy, above this one;
-			 * anything else ends the walk without calling it cut.
-			 */
-			if (++unknown > MAX_UNKNOWN || bp < sp || (bp & 7) || bp - s->sp > s->len ||
-			    s->len - (bp - s->sp) < 16)
-				break;
-			r = &jit;
-		} else {
-			unknown = 0;
-		}
+		/*
+		 * In no object: JIT code (V8 and HotSpot keep frame pointers), or garbage. Its
+		 * frame pointer must lead to a frame inside the copy, above this one; anything
+		 * else ends the walk without calling it cut.
+		 */
+		unknown = jit ? unknown + 1 : 0;
+		if (jit && (unknown > MAX_UNKNOWN || bp < sp || (bp & 7)))
+			break;
 		switch (r->base) {
 		case CFA_RSP:
 			cfa = sp + (uint64_t)(int64_t)r->cfa_off;
@@ -222,15 +221,19 @@ int snapuw_unwind(struct snapuw *u, const struct snap *s, uint64_t *pcs, int max
 			cfa = bp + (uint64_t)(int64_t)r->cfa_off;
 			break;
 		case CFA_FP:
+		case CFA_JIT:
 			u->st.fp_steps++;
 			cfa = bp + 16;
 			break;
 		default:
 			goto out;	/* a CFA expression (PLT, realigned stack): stop */
 		}
-		if (r->base == CFA_FP) {
-			if (!word(s, bp, &nbp) || !word(s, bp + 8, &ra))
+		if (r->base == CFA_FP || jit) {
+			if (!word(s, bp, &nbp) || !word(s, bp + 8, &ra)) {
+				if (jit)
+					break;
 				goto truncated;
+			}
 		} else {
 			if (r->ra == SAVED_UNDEF)
 				break;	/* the outermost frame */
@@ -248,7 +251,6 @@ int snapuw_unwind(struct snapuw *u, const struct snap *s, uint64_t *pcs, int max
 		if (!ra || cfa <= sp)
 			break;
 		pcs[n++] = ra;
-		pc = ra;
 		look = ra - 1;	/* inside the call instruction: its row, not the next one's */
 		sp = cfa;
 		bp = nbp;

@@ -28,8 +28,8 @@
 
 struct snapuw;
 
-/* An unwinder for this process's objects (read from /proc/self/maps, re-read after
- * dlopen/dlclose). -errno on failure. */
+/* An unwinder for this process's objects (read from /proc/self/maps; read again by the
+ * first walk after a dlopen or dlclose). -errno on failure. */
 int snapuw_new(struct snapuw **out);
 void snapuw_free(struct snapuw *u);
 

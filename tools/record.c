@@ -201,8 +201,8 @@ static void summary(const char *path, double cpu_s, int hz)
 			"program (%.0f%% of CPU-s x hz)\n", path, (long long)n, cpu_s,
 			cpu_s > 0 ? 100.0 * (double)n / (cpu_s * hz) : 0.0);
 	if (dropped > 0)
-		fprintf(stderr, "reconperf: record: %lld samples were dropped (a full ring)\n",
-			dropped);
+		fprintf(stderr, "reconperf: record: %lld samples were dropped (a full ring, or a "
+			"signal the kernel could not queue)\n", dropped);
 	if (cut > 0)
 		fprintf(stderr, "reconperf: record: %lld stacks were deeper than the bpf-stack engine "
 			"copies (16 KiB): their outermost frames are missing; '--engine bpf' walks "

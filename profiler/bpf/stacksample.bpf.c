@@ -58,6 +58,7 @@ int rp_stacksample(struct bpf_perf_event_data *ctx)
 	__u32 tid, zero = 0;
 	__u64 len, flags;
 
+	(void)ctx;
 	if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns)) ||
 	    ns.tgid != target_tgid)
 		return 0;
@@ -72,7 +73,6 @@ int rp_stacksample(struct bpf_perf_event_data *ctx)
 				  (void *)bpf_task_pt_regs(bpf_get_current_task_btf())))
 		return 0;
 	s->r.tid = tid;
-	s->r.flags = (ctx->regs.cs & 3) ? 0 : RP_SS_F_KERNEL;
 	s->r.ip = regs.rip;
 	s->r.sp = regs.rsp;
 	s->r.bp = regs.rbp;
@@ -85,7 +85,6 @@ int rp_stacksample(struct bpf_perf_event_data *ctx)
 		 * up to the first that cannot be read */
 		__u64 got = 0, chunk = 4096 - (regs.rsp & 4095);
 
-		s->r.flags |= RP_SS_F_SHORT;
 		__sync_fetch_and_add(&short_copy, 1);
 		for (int i = 0; i < RP_SS_STACK_MAX / 4096 + 1; i++) {
 			if (got >= RP_SS_STACK_MAX)

@@ -23,15 +23,10 @@ struct rp_ss_thread {
 	__u64 stack_hi;		/* the top of its stack (exclusive), 0 if unknown */
 };
 
-#define RP_SS_F_KERNEL 1	/* interrupted in the kernel: the registers are at its entry */
-#define RP_SS_F_SHORT 2		/* the whole window could not be read: a shorter copy */
-
 /* One sample in the ring: this header, then len bytes of stack from sp. */
 struct rp_ss_rec {
 	__u32 tid;
 	__u32 len;
-	__u32 flags;
-	__u32 pad;
 	__u64 ip, sp, bp;
 	__u64 labels[RP_SS_LABEL_WORDS];
 };
