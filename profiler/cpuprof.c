@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,9 +44,22 @@ bool rp_profiler_engine_known(const char *name)
 	return name && engine_of(name) >= 0;
 }
 
+/* the process's CPU clock when the sampler started: CPU time before it (the dynamic
+ * loader, and what the process ran before an exec) was not sampled */
+static int64_t cpu_at_start;
+
+static int64_t process_cpu(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 int rp_profiler_start(const struct rp_profiler_opts *o)
 {
 	struct sampler_opts so = { 0 };
+	int rc;
 
 	if (o) {
 		int e = engine_of(o->engine);
@@ -55,7 +69,10 @@ int rp_profiler_start(const struct rp_profiler_opts *o)
 		so.hz = o->hz;
 		so.engine = (enum sampler_engine)e;
 	}
-	return sampler_start(&so);
+	rc = sampler_start(&so);
+	if (!rc)
+		cpu_at_start = process_cpu();
+	return rc;
 }
 
 const char *rp_profiler_strerror(const struct rp_profiler_opts *o, int err)
@@ -74,12 +91,12 @@ int rp_profiler_stop_write(const char *path)
 {
 	struct pprof_builder *b;
 	struct sampler_stats st;
-	struct timespec cpu;
 	char note[320];
+	int64_t cpu;
 	int rc;
 
 	/* the process's CPU time while it was profiled: what writing costs comes after */
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+	cpu = process_cpu() - cpu_at_start;
 	rc = sampler_stop(&b);
 	if (rc)
 		return rc;
@@ -90,7 +107,7 @@ int rp_profiler_stop_write(const char *path)
 		 "depth_capped=%llu", st.engine, st.hz,
 		 (unsigned long long)st.samples, (unsigned long long)st.dropped,
 		 (unsigned long long)st.threads, (unsigned long long)st.thread_errors,
-		 (long long)cpu.tv_sec * 1000000000ll + cpu.tv_nsec,
+		 (long long)cpu,
 		 (unsigned long long)st.truncated, st.aligned_cpus,
 		 (unsigned long long)st.depth_capped);
 	rc = pprof_builder_add_comment(b, note);

@@ -187,6 +187,11 @@ size_t pprof_builder_nsamples(const struct pprof_builder *b);
 int64_t pprof_builder_total(const struct pprof_builder *b, size_t idx);
 /* Writes the gzipped profile to path atomically ("-" = stdout). */
 int pprof_builder_write(struct pprof_builder *b, const char *path);
+/*
+ * A count that grows while any profile of this process is symbolized (one step a location)
+ * or written: a thread waiting on a writer tells a slow write from a stuck one by it.
+ */
+unsigned long pprof_write_progress(void);
 /* Serializes to a malloc'ed gzipped buffer. */
 int pprof_builder_encode(struct pprof_builder *b, void **buf, size_t *len);
 

@@ -590,6 +590,18 @@ int pprof_builder_symbolize_maps(struct pprof_builder *b, const char *maps_text)
 	return rc ? rc : symbolize_with(b, sym);
 }
 
+static unsigned long write_progress;
+
+unsigned long pprof_write_progress(void)
+{
+	return __atomic_load_n(&write_progress, __ATOMIC_RELAXED);
+}
+
+static void progress(void)
+{
+	__atomic_fetch_add(&write_progress, 1, __ATOMIC_RELAXED);
+}
+
 /* Adds sym's mappings, names every address location, and frees sym. */
 static int symbolize_with(struct pprof_builder *b, struct symbolizer *sym)
 {
@@ -609,6 +621,7 @@ static int symbolize_with(struct pprof_builder *b, struct symbolizer *sym)
 
 		if (!l->address || l->nlines)
 			continue;
+		progress();
 		rc = symbolize_loc(b, sym, l);
 		if (rc)
 			goto out;
@@ -846,11 +859,15 @@ int pprof_builder_write(struct pprof_builder *b, const char *path)
 {
 	void *buf;
 	size_t len;
-	int rc = pprof_builder_encode(b, &buf, &len);
+	int rc;
 
+	progress();
+	rc = pprof_builder_encode(b, &buf, &len);
 	if (rc)
 		return rc;
+	progress();
 	rc = afile_write_all(path, buf, len);
 	free(buf);
+	progress();
 	return rc;
 }

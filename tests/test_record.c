@@ -280,7 +280,6 @@ Test(record, exit_status_and_signals_pass_through_and_the_profile_is_still_writt
 	cr_assert_eq(run_sh(&r, "'%s' record -o '%s' -- sh -c 'exit 3'", rp_bin(), out), 0);
 	cr_assert_eq(r.status, 3, "%s", r.err);
 	run_result_fini(&r);
-	/* (dash leaves through _exit: no atexit, no profile; a program that calls exit does) */
 	cr_assert_eq(run_sh(&r, "'%s' record -o '%s' -- true", rp_bin(), out), 0);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	run_result_fini(&r);
@@ -303,6 +302,58 @@ Test(record, exit_status_and_signals_pass_through_and_the_profile_is_still_writt
 		  "stderr: %s", r.err);
 	cr_assert_null(strstr(r.err, "wrote"), "stderr: %s", r.err);
 	run_result_fini(&r);
+	free(out);
+	free(fx);
+}
+
+/*
+ * _exit and _Exit skip atexit; the preload's wrappers write the profile first. dash leaves
+ * through _exit, and its vfork'd child that cannot exec too: that child shares the shell's
+ * memory and must not write (nor mark the profile written); the shell must. A child that
+ * runs another program writes OUT.PID, and record names it, counting only this run's.
+ */
+Test(record, a_program_leaving_through__exit_still_writes_its_profile, .timeout = 120)
+{
+	char *out = scratch("x.pb.gz"), *fx = fixture("cpushare-nofp"), *kid = NULL;
+	struct run_result r;
+	const char *at;
+	int pid = 0;
+
+	need_go();
+	cr_assert_eq(run_sh(&r, "'%s' record -o '%s' --hz 200 -- '%s' 0.5 _exit", rp_bin(), out,
+			    fx), 0);
+	cr_assert_eq(r.status, 7, "status %d: %s", r.status, r.err);
+	cr_assert(strstr(r.out, "cpu_seconds="), "%s", r.out);
+	cr_assert(strstr(r.err, "wrote"), "stderr: %s", r.err);
+	run_result_fini(&r);
+	cr_assert_geq(total_samples(out), 80, "0.5 CPU-s at 200 Hz");
+	cr_assert_eq(run_sh(&r, "go tool pprof -top '%s'", out), 0);
+	cr_assert(strstr(r.out, "burn_50") && strstr(r.out, "burn_20"), "%s", r.out);
+	run_result_fini(&r);
+	unlink(out);
+
+	for (int round = 0; round < 2; round++) {
+		cr_assert_eq(run_sh(&r, "'%s' record -o '%s' --hz 200 -- sh -c '/nonexistent/rp "
+				    "2>/dev/null; i=0; while [ $i -lt 100000 ]; do i=$((i+1)); "
+				    "done; \"%s\" 0.3; exit 3'", rp_bin(), out, fx), 0);
+		cr_assert_eq(r.status, 3, "status %d: %s", r.status, r.err);
+		cr_assert(strstr(r.err, "wrote"), "the shell wrote no profile: %s", r.err);
+		/* one child each round: the first round's file is not counted again */
+		at = strstr(r.err, "a child process wrote its own profile, ");
+		cr_assert(at, "%s", r.err);
+		at += strlen("a child process wrote its own profile, ");
+		cr_assert(!strncmp(at, out, strlen(out)) &&
+				  sscanf(at + strlen(out), ".%d", &pid) == 1, "%s", r.err);
+		run_result_fini(&r);
+		cr_assert_geq(total_samples(out), 5, "the shell's loop: ~0.1 CPU-s at 200 Hz");
+		free(kid);
+		cr_assert(asprintf(&kid, "%s.%d", out, pid) > 0);
+		cr_assert_geq(total_samples(kid), 40, "%s: the fixture's 0.3 CPU-s at 200 Hz", kid);
+	}
+	cr_assert_eq(run_sh(&r, "go tool pprof -top '%s'", kid), 0);
+	cr_assert(strstr(r.out, "burn_50"), "%s", r.out);
+	run_result_fini(&r);
+	free(kid);
 	free(out);
 	free(fx);
 }

@@ -7,6 +7,7 @@
 #include "profiler/sampler.h"
 #include "reconperf/profiler.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -21,6 +22,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 const char cmd_record_usage[] =
@@ -164,6 +166,112 @@ static bool rewritten(const char *path, bool had, const struct stat *before)
 	       st.st_mtim.tv_nsec != before->st_mtim.tv_nsec;
 }
 
+/*
+ * Descendants of the program write PATH.PID. A snapshot of those files (name, inode, time)
+ * before the run tells the ones this run wrote from an earlier run's: profiles are written
+ * by rename, so a rewritten file is a new inode.
+ */
+struct child_file {
+	char *name;
+	struct stat st;
+};
+
+struct child_files {
+	struct child_file *v;
+	size_t n;
+};
+
+/* Calls fn for each regular file PATH.PID (PID digits); path is absolute. */
+static void each_child_file(const char *path, void (*fn)(const char *name, long pid,
+							  const struct stat *st, void *arg),
+			    void *arg)
+{
+	char dir[PATH_MAX];
+	const char *base = strrchr(path, '/') + 1;
+	size_t blen = strlen(base);
+	struct dirent *d;
+	DIR *dh;
+
+	snprintf(dir, sizeof(dir), "%.*s", (int)(base - path), path);
+	dh = opendir(dir);
+	if (!dh)
+		return;
+	while ((d = readdir(dh))) {
+		const char *tail = d->d_name + blen + 1;
+		char *end, full[PATH_MAX + 256];
+		struct stat st;
+		long pid;
+
+		if (strncmp(d->d_name, base, blen) || d->d_name[blen] != '.' || *tail < '1' ||
+		    *tail > '9')
+			continue;
+		pid = strtol(tail, &end, 10);
+		snprintf(full, sizeof(full), "%s%s", dir, d->d_name);
+		if (!*end && !stat(full, &st) && S_ISREG(st.st_mode))
+			fn(d->d_name, pid, &st, arg);
+	}
+	closedir(dh);
+}
+
+static void keep_child_file(const char *name, long pid, const struct stat *st, void *arg)
+{
+	struct child_files *cf = arg;
+	struct child_file *v = realloc(cf->v, (cf->n + 1) * sizeof(*v));
+
+	(void)pid;
+	if (!v)
+		return;
+	cf->v = v;
+	v[cf->n].name = strdup(name);
+	v[cf->n].st = *st;
+	if (v[cf->n].name)
+		cf->n++;
+}
+
+struct new_files {
+	const struct child_files *before;
+	size_t n;
+	long lo;
+};
+
+static void count_new_file(const char *name, long pid, const struct stat *st, void *arg)
+{
+	struct new_files *nf = arg;
+
+	for (size_t i = 0; i < nf->before->n; i++) {
+		const struct stat *b = &nf->before->v[i].st;
+
+		if (!strcmp(nf->before->v[i].name, name) && b->st_ino == st->st_ino &&
+		    b->st_dev == st->st_dev && b->st_mtim.tv_sec == st->st_mtim.tv_sec &&
+		    b->st_mtim.tv_nsec == st->st_mtim.tv_nsec)
+			return;
+	}
+	if (!nf->n++ || pid < nf->lo)
+		nf->lo = pid;
+}
+
+static void child_files_free(struct child_files *cf)
+{
+	for (size_t i = 0; i < cf->n; i++)
+		free(cf->v[i].name);
+	free(cf->v);
+}
+
+/* Says where the profiles that descendants wrote during this run are. */
+static void children_note(const char *path, const struct child_files *before)
+{
+	struct new_files nf = { before, 0, 0 };
+
+	each_child_file(path, count_new_file, &nf);
+	if (nf.n == 1)
+		fprintf(stderr, "reconperf: record: a child process wrote its own profile, %s.%ld\n",
+			path, nf.lo);
+	else if (nf.n > 1)
+		fprintf(stderr, "reconperf: record: %zu child processes wrote their own profiles, "
+			"%s.PID (%s.%ld first); 'go tool pprof -top %s %s.*' reads them as one\n",
+			nf.n, path, path, nf.lo, path, path);
+}
+
 static void summary(const char *path, double cpu_s, int hz)
 {
 	struct pprof_profile *p;
@@ -240,10 +348,11 @@ int cmd_record(int argc, char **argv)
 {
 	const char *out = NULL, *mem = NULL, *engine = NULL;
 	char preload[PATH_MAX], outabs[PATH_MAX], memabs[PATH_MAX], hzs[16], rates[32], *ld = NULL;
-	int hz = 100, i, status;
+	int hz = 100, i, status, rc;
 	bool mem_only = false, had_out = false, had_mem = false;
 	uint64_t mem_rate = 0;
 	struct stat out_before, mem_before;
+	struct child_files out_kids = { 0 }, mem_kids = { 0 };
 	struct rusage ru;
 	pid_t pid;
 
@@ -308,12 +417,17 @@ int cmd_record(int argc, char **argv)
 	} else {
 		ld = strdup(preload);
 	}
+	if (out)
+		each_child_file(outabs, keep_child_file, &out_kids);
+	if (mem)
+		each_child_file(memabs, keep_child_file, &mem_kids);
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
 		cli_err("record", "fork: %s", strerror(errno));
 		free(ld);
-		return EXIT_FAIL;
+		rc = EXIT_FAIL;
+		goto done;
 	}
 	if (pid == 0) {
 		setenv("LD_PRELOAD", ld, 1);
@@ -346,12 +460,17 @@ int cmd_record(int argc, char **argv)
 	while (wait4(pid, &status, 0, &ru) < 0) {
 		if (errno != EINTR) {
 			cli_err("record", "wait: %s", strerror(errno));
-			return EXIT_FAIL;
+			rc = EXIT_FAIL;
+			goto done;
 		}
 	}
+	/* 127 without a profile: the command was not found or could not run (said above) */
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127 &&
-	    access(out ? outabs : memabs, F_OK))
-		return 127;
+	    !(out ? rewritten(outabs, had_out, &out_before) :
+		    rewritten(memabs, had_mem, &mem_before))) {
+		rc = 127;
+		goto done;
+	}
 	if (out && !rewritten(outabs, had_out, &out_before))
 		cli_err("record", "no profile written to '%s' (%s)%s", outabs,
 			static_elf(argv[i + 1]) ?
@@ -362,10 +481,18 @@ int cmd_record(int argc, char **argv)
 	else if (out)
 		summary(outabs, ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
 					ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6, hz);
+	if (out)
+		children_note(outabs, &out_kids);
 	if (mem && !rewritten(memabs, had_mem, &mem_before))
 		cli_err("record", "no heap profile written to '%s'%s", memabs,
 			had_mem ? "; the file there is an earlier run's" : "");
 	else if (mem)
 		mem_summary(memabs);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	if (mem)
+		children_note(memabs, &mem_kids);
+	rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+done:
+	child_files_free(&out_kids);
+	child_files_free(&mem_kids);
+	return rc;
 }

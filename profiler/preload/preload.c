@@ -11,10 +11,12 @@
  *                               inherited the environment) writes PATH.PID instead of PATH
  *   RECONPERF_MEMPROFILE=PATH   the allocation profiler's hook (preload_mem_start below)
  *
- * The profile is written at exit (atexit) and, when the program left SIGINT/SIGTERM at
- * their default action, on those signals: the handler only wakes a writer thread (sem_post),
- * which writes, restores the default action and re-raises, so the exit status is the
- * signal's. Failures are reported on stderr with the "reconperf: record:" prefix.
+ * The profile is written at exit (atexit); when the program leaves through _exit or _Exit
+ * (which skip atexit: dash does, and so do many forked workers), by the wrappers of those
+ * below; and, when the program left SIGINT/SIGTERM at their default action, on those
+ * signals: the handler only wakes a writer thread (sem_post), which writes, restores the
+ * default action and re-raises, so the exit status is the signal's. Failures are reported
+ * on stderr with the "reconperf: record:" prefix.
  */
 #include "reconperf/profiler.h"
 
@@ -25,13 +27,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "profiler/pprof.h"
 
 static char cpu_path[4096];
 static int written;
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
-static sem_t fatal_sem;
-static volatile sig_atomic_t fatal_sig;
+static sem_t fatal_sem;		/* wakes the writer thread */
+static sem_t exit_done;		/* the writer wrote for _exit */
+static volatile sig_atomic_t fatal_sig, exit_req;
+static int writer_up;		/* the writer thread runs in this process */
+static pid_t owner;		/* the process whose profiles this copy of the state writes */
 
 /*
  * The allocation profiler's hook point: called from the constructor when
@@ -83,6 +92,11 @@ static void *fatal_writer(void *arg)
 	while (sem_wait(&fatal_sem) < 0 && errno == EINTR)
 		;
 	at_exit();
+	if (exit_req) {		/* _exit waits for this, then ends the process */
+		sem_post(&exit_done);
+		for (;;)
+			pause();
+	}
 	signal(fatal_sig, SIG_DFL);
 	sigemptyset(&one);
 	sigaddset(&one, fatal_sig);
@@ -92,6 +106,67 @@ static void *fatal_writer(void *arg)
 		pause();
 	return NULL;
 }
+
+/*
+ * _exit and _Exit skip the atexit handlers, so these wrappers write the profiles first. Not
+ * in the calling thread: _exit may be called from a signal handler that interrupted the
+ * allocator, where writing would deadlock. The writer thread writes while the caller waits;
+ * if the writer makes no progress for EXIT_STUCK_S seconds (stuck on a lock the caller
+ * holds), the process exits without the profile and says so. Only the process that owns
+ * the profiles writes: a vfork child shares its parent's memory and must leave it alone.
+ * A second thread calling _exit meanwhile waits for the first.
+ */
+#define EXIT_STUCK_S 20
+
+static void exit_write(void)
+{
+	static int once;
+	unsigned long seen = pprof_write_progress();
+	struct timespec t;
+	int idle = 0;
+
+	if (!owner || getpid() != owner)
+		return;
+	if (__atomic_exchange_n(&once, 1, __ATOMIC_SEQ_CST)) {
+		for (;;)
+			pause();
+	}
+	if (!writer_up) {
+		at_exit();
+		return;
+	}
+	exit_req = 1;
+	sem_post(&fatal_sem);
+	for (;;) {
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_sec += 1;
+		if (sem_timedwait(&exit_done, &t) == 0)
+			return;
+		if (errno == EINTR)
+			continue;
+		if (pprof_write_progress() != seen) {
+			seen = pprof_write_progress();
+			idle = 0;
+		} else if (++idle >= EXIT_STUCK_S) {
+			static const char msg[] = "reconperf: record: the profile was not written at "
+						  "_exit: its writer made no progress for 20 s (was "
+						  "_exit called from a signal handler?)\n";
+
+			if (write(2, msg, sizeof(msg) - 1) < 0)
+				return;
+			return;
+		}
+	}
+}
+
+void _exit(int status)
+{
+	exit_write();
+	for (;;)
+		syscall(SYS_exit_group, status);
+}
+
+void _Exit(int status) __attribute__((noreturn, alias("_exit")));
 
 static const int fatal_sigs[] = { SIGINT, SIGTERM };
 static int fatal_want;	/* bit i: fatal_sigs[i] is ours */
@@ -103,7 +178,7 @@ static int start_fatal_writer(void)
 	pthread_attr_t attr;
 	int rc;
 
-	if (sem_init(&fatal_sem, 0, 0))
+	if (sem_init(&fatal_sem, 0, 0) || sem_init(&exit_done, 0, 0))
 		return -1;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -113,17 +188,17 @@ static int start_fatal_writer(void)
 	return rc ? -1 : 0;
 }
 
+/* The writer thread, and the SIGINT/SIGTERM handlers where those had their default action. */
 static void catch_fatal(void)
 {
 	struct sigaction sa, old;
 
+	writer_up = start_fatal_writer() == 0;
+	if (!writer_up)
+		return;
 	for (size_t i = 0; i < 2; i++)
 		if (sigaction(fatal_sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL)
 			fatal_want |= 1 << i;
-	if (!fatal_want || start_fatal_writer()) {
-		fatal_want = 0;
-		return;
-	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_fatal;
 	sigemptyset(&sa.sa_mask);
@@ -147,7 +222,10 @@ static void fork_child(void)
 	int rc;
 
 	pthread_mutex_init(&write_lock, NULL);
-	if (fatal_want && start_fatal_writer())
+	if (owner)
+		owner = getpid();
+	writer_up = writer_up && start_fatal_writer() == 0;
+	if (!writer_up)
 		for (size_t i = 0; i < 2; i++)
 			if (sigaction(fatal_sigs[i], NULL, &old) == 0 &&
 			    old.sa_handler == on_fatal)
@@ -176,8 +254,8 @@ __attribute__((constructor)) static void preload_init(void)
 	first = !root || !strcmp(root, pid);
 	if (!root)
 		setenv("RECONPERF_ROOT_PID", pid, 1);
-	if (mem && preload_mem_start)
-		preload_mem_start(mem);
+	if (mem && preload_mem_start && preload_mem_start(mem) == 0)
+		owner = getpid();
 	if (!cpu || !cpu[0])
 		goto out;
 	/* a descendant that inherited the environment writes its own file */
@@ -191,9 +269,13 @@ __attribute__((constructor)) static void preload_init(void)
 			rp_profiler_strerror(&o, rc));
 		cpu_path[0] = 0;
 	} else {
-		/* after the sampler's own handler (registered by its first start) */
-		pthread_atfork(NULL, NULL, fork_child);
+		owner = getpid();
 	}
 out:
+	if (owner && !writer_up)	/* the heap profile alone */
+		catch_fatal();
+	/* after the sampler's own handler (registered by its first start) */
+	if (owner)
+		pthread_atfork(NULL, NULL, fork_child);
 	atexit(at_exit);
 }
