@@ -68,6 +68,7 @@ int rp_profiler_start(const struct rp_profiler_opts *o)
 			return -EINVAL;
 		so.hz = o->hz;
 		so.engine = (enum sampler_engine)e;
+		so.stack_copy = o->stack_copy;
 	}
 	rc = sampler_start(&so);
 	if (!rc)
@@ -103,12 +104,12 @@ int rp_profiler_stop_write(const char *path)
 	sampler_stats(&st);
 	snprintf(note, sizeof(note),
 		 "reconperf cpu profile: engine=%s hz=%d samples=%llu dropped=%llu threads=%llu "
-		 "thread_errors=%llu process_cpu_ns=%lld truncated=%llu tick_aligned_cpus=%d "
-		 "depth_capped=%llu", st.engine, st.hz,
+		 "thread_errors=%llu process_cpu_ns=%lld truncated=%llu stack_copy=%u "
+		 "tick_aligned_cpus=%d depth_capped=%llu", st.engine, st.hz,
 		 (unsigned long long)st.samples, (unsigned long long)st.dropped,
 		 (unsigned long long)st.threads, (unsigned long long)st.thread_errors,
 		 (long long)cpu,
-		 (unsigned long long)st.truncated, st.aligned_cpus,
+		 (unsigned long long)st.truncated, st.stack_copy, st.aligned_cpus,
 		 (unsigned long long)st.depth_capped);
 	rc = pprof_builder_add_comment(b, note);
 	if (!rc)

@@ -70,6 +70,7 @@ static struct {
 	enum sampler_engine engine;
 	int hz, signo;
 	uint64_t period_ns;
+	uint32_t stack_copy;	/* bpf-stack: bytes of stack a sample copies at most */
 	struct sbpf *bpf;	/* the eBPF engines' clocks and program */
 	uint64_t bpf_failed;	/* their periods whose sample was lost (at stop) */
 	struct snapuw *snap;	/* bpf-stack: the unwinder of the copies (collector's) */
@@ -658,7 +659,8 @@ static int start_copies(void)
 		return -errno;
 	rc = snapuw_new(&S.snap);
 	if (!rc)
-		rc = sbpf_open(getpid(), SBPF_STACK, 0, on_copy, NULL, S.period_ns, &S.bpf);
+		rc = sbpf_open(getpid(), SBPF_STACK, 0, on_copy, NULL, S.period_ns, S.stack_copy,
+			       &S.bpf);
 	if (rc)
 		close_bpf();
 	return rc;
@@ -705,6 +707,9 @@ int sampler_start(const struct sampler_opts *o)
 		return -EINVAL;
 	S.signo = o && o->signo ? o->signo : SIGRTMIN + 3;
 	S.period_ns = 1000000000ull / (uint64_t)S.hz;
+	S.stack_copy = o && o->stack_copy ? o->stack_copy : RP_SS_STACK_DEFAULT;
+	if (S.stack_copy < RP_SS_STACK_MIN || S.stack_copy > RP_SS_STACK_MAX)
+		return -EINVAL;
 	/* auto: the tick-driven timers where their rate suffices (no extra interrupts, no cost
 	 * per context switch), above that per-CPU clocks with the eBPF program where we may
 	 * load it (nothing per context switch either), else per-thread perf events */
@@ -733,7 +738,7 @@ int sampler_start(const struct sampler_opts *o)
 			S.engine = SAMPLER_ENGINE_BPF;
 	}
 	if (S.engine == SAMPLER_ENGINE_BPF) {
-		rc = sbpf_open(getpid(), SBPF_SIGNAL, S.signo, NULL, NULL, S.period_ns, &S.bpf);
+		rc = sbpf_open(getpid(), SBPF_SIGNAL, S.signo, NULL, NULL, S.period_ns, 0, &S.bpf);
 		if (rc && o && o->engine == SAMPLER_ENGINE_BPF)
 			return rc;
 		if (rc)	/* not privileged, no BTF: a clock per thread instead */
@@ -872,6 +877,7 @@ void sampler_stats(struct sampler_stats *st)
 	st->thread_errors = S.thread_errors;
 	st->dropped = S.bpf_failed;
 	st->truncated = S.truncated;
+	st->stack_copy = S.engine == SAMPLER_ENGINE_BPF_STACK ? S.stack_copy : 0;
 	st->short_copies = S.bpf_short;
 	st->aligned_cpus = S.bpf ? sbpf_aligned(S.bpf) : S.aligned;
 	if (S.bpf) {

@@ -69,6 +69,8 @@ struct sampler_opts {
 	int hz;				/* 1..10000; 0 = 100 */
 	enum sampler_engine engine;	/* AUTO: timer up to SAMPLER_TIMER_MAX_HZ, else bpf */
 	int signo;			/* 0 = SIGRTMIN + 3 */
+	uint32_t stack_copy;		/* bpf-stack: bytes of stack a sample copies at most,
+					 * RP_SS_STACK_MIN..MAX (4..64 KiB); 0 = 32 KiB */
 };
 
 struct sampler_stats {
@@ -77,6 +79,7 @@ struct sampler_stats {
 	uint64_t samples;	/* taken into the profile */
 	uint64_t dropped;	/* lost to a full ring or a signal the eBPF engine could not send */
 	uint64_t truncated;	/* bpf-stack: stacks deeper than the copy (cut at its end) */
+	uint32_t stack_copy;	/* bpf-stack: the copy's size; 0 for the other engines */
 	uint64_t short_copies;	/* bpf-stack: copies read page by page (stack top unknown) */
 	int aligned_cpus;	/* eBPF engines: CPUs whose clock is in phase with the tick */
 	uint64_t depth_capped;	/* samples whose stack went on past SAMPLER_MAX_DEPTH frames

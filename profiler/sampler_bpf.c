@@ -56,7 +56,7 @@ static int on_record(void *ctx, void *data, size_t size)
 	} while (0)
 
 /* Sets the target's ids and loads the mode's program. */
-static int load(struct sbpf *s, pid_t tgid, int signo)
+static int load(struct sbpf *s, pid_t tgid, int signo, uint32_t stack_copy)
 {
 	struct stat ns;
 	int err;
@@ -78,6 +78,10 @@ static int load(struct sbpf *s, pid_t tgid, int signo)
 	if (!s->stk)
 		return -ENOMEM;
 	SET_TARGET(s->stk, tgid, ns);
+	s->stk->rodata->stack_copy = stack_copy;
+	err = bpf_map__set_max_entries(s->stk->maps.scratch, (__u32)s->ncpus);
+	if (err)
+		return err;
 	err = rp_bpf_classify(rp_stacksample__load(s->stk));
 	if (err)
 		return err;
@@ -200,12 +204,14 @@ int sbpf_aligned(const struct sbpf *s)
 }
 
 int sbpf_open(pid_t tgid, enum sbpf_mode mode, int signo, sbpf_sample_fn fn, void *arg,
-	      uint64_t period_ns, struct sbpf **out)
+	      uint64_t period_ns, uint32_t stack_copy, struct sbpf **out)
 {
 	struct sbpf *s;
 	int n, err, attached = 0;
 
 	*out = NULL;
+	if (mode == SBPF_STACK && (stack_copy < RP_SS_STACK_MIN || stack_copy > RP_SS_STACK_MAX))
+		return -EINVAL;
 	err = rp_bpf_check(NULL);
 	if (err)
 		return err;
@@ -228,7 +234,7 @@ int sbpf_open(pid_t tgid, enum sbpf_mode mode, int signo, sbpf_sample_fn fn, voi
 	s->ncpus = n;
 	for (int cpu = 0; cpu < n; cpu++)
 		s->pfds[cpu] = -1;
-	err = load(s, tgid, signo);
+	err = load(s, tgid, signo, stack_copy);
 	if (err)
 		goto err;
 	for (int cpu = 0; cpu < n; cpu++) {

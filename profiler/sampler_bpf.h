@@ -7,7 +7,7 @@
  *     signal; its handler unwinds. The signal is delivered through irq_work (a self-IPI) and
  *     a signal frame: on a KVM or Firecracker guest that is the larger part of a sample.
  *   SBPF_STACK ("bpf-stack", profiler/bpf/stacksample.bpf.c) copies the thread's user
- *     registers, the top RP_SS_STACK_MAX bytes of its stack and its label pointers into a
+ *     registers, the top of its stack (32 KiB unless told) and its label pointers into a
  *     ring buffer; the collector unwinds the copy (profiler/unwind_snap.h). No signal, so
  *     the thread pays the timer interrupt and the copy only.
  *
@@ -45,10 +45,11 @@ typedef void (*sbpf_sample_fn)(void *arg, const struct rp_ss_rec *r);
 
 /*
  * Loads the mode's program for process tgid and starts a clock of period_ns on every
- * online CPU. signo: SBPF_SIGNAL's signal; fn, arg: SBPF_STACK's consumer (sbpf_consume).
+ * online CPU. signo: SBPF_SIGNAL's signal; fn, arg, stack_copy: SBPF_STACK's consumer
+ * (sbpf_consume) and the most bytes of stack a sample copies (RP_SS_STACK_MIN..MAX).
  */
 int sbpf_open(pid_t tgid, enum sbpf_mode mode, int signo, sbpf_sample_fn fn, void *arg,
-	      uint64_t period_ns, struct sbpf **out);
+	      uint64_t period_ns, uint32_t stack_copy, struct sbpf **out);
 /*
  * Threads to sample: only the registered ones are. labels and stack_hi (SBPF_STACK): the
  * user address of the thread's label pairs and the top of its stack, 0 if unknown.

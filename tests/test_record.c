@@ -387,6 +387,14 @@ Test(record, bad_usage_exits_2_with_a_message)
 	cr_assert_eq(r.status, 2);
 	cr_assert(strstr(r.err, "no command"), "%s", r.err);
 	run_result_fini(&r);
+	cr_assert_eq(run_sh(&r, "'%s' record --stack-copy 128KiB -- true", rp_bin()), 0);
+	cr_assert_eq(r.status, 2);
+	cr_assert(strstr(r.err, "'--stack-copy' must be 4KiB..64KiB, got '128KiB'"), "%s", r.err);
+	run_result_fini(&r);
+	cr_assert_eq(run_sh(&r, "'%s' record --stack-copy lots -- true", rp_bin()), 0);
+	cr_assert_eq(r.status, 2);
+	cr_assert(strstr(r.err, "'--stack-copy'"), "%s", r.err);
+	run_result_fini(&r);
 }
 
 Test(convert, gperftools_profile_of_the_fixture_reads_in_go_pprof_with_its_functions,
@@ -509,50 +517,70 @@ Test(convert, malformed_input_exits_2_naming_the_problem_and_writes_nothing)
 
 /* Stacks deeper than bpf-stack's copy: cut, counted, and said so; the signal engine walks
  * them whole. */
-Test(record, stacks_deeper_than_the_copy_are_reported, .timeout = 120)
+/* Samples of cpuwork's deep mode (fat_down under each) and how many of them reach worker. */
+static void deep_samples(const char *path, int64_t *fat, int64_t *whole, char *comment,
+			 size_t len)
 {
-	char *fx = fixture("cpuwork-nofp"), *out = scratch("deep.pb.gz");
-	struct run_result r;
 	struct pprof_profile *p;
 	char err[256];
 
+	cr_assert_eq(pprof_read_file(path, &p, err, sizeof(err)), 0, "%s", err);
+	*fat = *whole = 0;
+	for (size_t i = 0; i < p->nsamples; i++) {
+		const char *names[128];
+		size_t k = pprof_sample_frames(p, &p->samples[i], names, 128, NULL, NULL);
+		bool has_fat = false, has_worker = false;
+
+		for (size_t j = 0; j < k; j++) {
+			has_fat |= !strcmp(names[j], "fat_down");
+			has_worker |= !strcmp(names[j], "worker");
+		}
+		*fat += has_fat ? p->samples[i].values[0] : 0;
+		*whole += has_fat && has_worker ? p->samples[i].values[0] : 0;
+	}
+	snprintf(comment, len, "%s", p->ncomments ? p->comments[0] : "(none)");
+	pprof_free(p);
+}
+
+Test(record, stacks_deeper_than_the_copy_are_reported, .timeout = 120)
+{
+	char *fx = fixture("cpuwork-nofp"), *out = scratch("deep.pb.gz"), comment[512];
+	struct run_result r;
+	int64_t fat, whole;
+
 	need_bpf();
-	/* 100 frames of ~256 bytes under each sample */
+	/* 100 frames of ~256 bytes under each sample: more than a 16 KiB copy holds */
+	cr_assert_eq(run_sh(&r, "'%s' record -o '%s' --hz 1000 --engine bpf-stack --stack-copy "
+			    "16KiB -- '%s' 1 100000 deep", rp_bin(), out, fx), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.err, "stacks were deeper than the bpf-stack engine copies (16 KiB)"),
+		  "%s", r.err);
+	run_result_fini(&r);
+	deep_samples(out, &fat, &whole, comment, sizeof(comment));
+	cr_assert(strstr(comment, "stack_copy=16384 ") && !strstr(comment, "truncated=0 "), "%s",
+		  comment);
+	/* (a sample taken while the recursion was still shallow is whole) */
+	cr_assert(fat > 20 && whole < fat / 2, "%lld of %lld cut samples reach worker",
+		  (long long)whole, (long long)fat);
+	/* the default copy (32 KiB) holds them: whole stacks, nothing cut */
 	cr_assert_eq(run_sh(&r, "'%s' record -o '%s' --hz 1000 --engine bpf-stack -- '%s' 1 "
 			    "100000 deep", rp_bin(), out, fx), 0);
 	cr_assert_eq(r.status, 0, "%s", r.err);
-	cr_assert(strstr(r.err, "stacks were deeper than the bpf-stack engine copies"), "%s",
-		  r.err);
+	cr_assert_null(strstr(r.err, "deeper than"), "%s", r.err);
 	run_result_fini(&r);
-	cr_assert_eq(pprof_read_file(out, &p, err, sizeof(err)), 0, "%s", err);
-	cr_assert(p->ncomments && !strstr(p->comments[0], "truncated=0 "), "%s",
-		  p->ncomments ? p->comments[0] : "(none)");
-	pprof_free(p);
+	deep_samples(out, &fat, &whole, comment, sizeof(comment));
+	cr_assert(strstr(comment, "stack_copy=32768 ") && strstr(comment, "truncated=0 "), "%s",
+		  comment);
+	cr_assert(fat > 20 && whole >= fat * 9 / 10, "%lld of %lld samples reach worker",
+		  (long long)whole, (long long)fat);
+	/* the signalling engine's handler walks the live stack: no copy to outgrow */
 	cr_assert_eq(run_sh(&r, "'%s' record -o '%s' --hz 1000 --engine bpf -- '%s' 1 100000 "
 			    "deep", rp_bin(), out, fx), 0);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	run_result_fini(&r);
-	/* the handler walks the live stack: the recursion's samples reach its worker */
-	cr_assert_eq(pprof_read_file(out, &p, err, sizeof(err)), 0, "%s", err);
-	{
-		int64_t fat = 0, whole = 0;
-
-		for (size_t i = 0; i < p->nsamples; i++) {
-			const char *names[128];
-			size_t k = pprof_sample_frames(p, &p->samples[i], names, 128, NULL, NULL);
-			bool has_fat = false, has_worker = false;
-
-			for (size_t j = 0; j < k; j++) {
-				has_fat |= !strcmp(names[j], "fat_down");
-				has_worker |= !strcmp(names[j], "worker");
-			}
-			fat += has_fat ? p->samples[i].values[0] : 0;
-			whole += has_fat && has_worker ? p->samples[i].values[0] : 0;
-		}
-		cr_assert(fat > 20 && whole >= fat * 9 / 10, "%lld of %lld samples reach worker",
-			  (long long)whole, (long long)fat);
-	}
-	pprof_free(p);
+	deep_samples(out, &fat, &whole, comment, sizeof(comment));
+	cr_assert(fat > 20 && whole >= fat * 9 / 10, "%lld of %lld samples reach worker",
+		  (long long)whole, (long long)fat);
 	free(fx);
 	free(out);
 }

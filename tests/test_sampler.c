@@ -180,10 +180,12 @@ Test(sampler, timer_engine_on_request_and_no_double_stop, .timeout = 60)
 	cr_assert_eq(st.dropped, 0);
 }
 
-Test(sampler, out_of_range_rates_are_refused)
+Test(sampler, out_of_range_rates_and_stack_copies_are_refused)
 {
 	cr_assert_eq(rp_profiler_start(&(struct rp_profiler_opts){ .hz = 20000 }), -EINVAL);
 	cr_assert_eq(rp_profiler_start(&(struct rp_profiler_opts){ .hz = -1 }), -EINVAL);
+	cr_assert_eq(rp_profiler_start(&(struct rp_profiler_opts){ .stack_copy = 1024 }), -EINVAL);
+	cr_assert_eq(rp_profiler_start(&(struct rp_profiler_opts){ .stack_copy = 65537 }), -EINVAL);
 	cr_assert_not(sampler_running());
 }
 
@@ -260,7 +262,8 @@ static int64_t samples_with(const struct pprof_profile *p, const char *fn)
 Test(sampler, bpf_stack_samples_system_calls_at_their_caller_and_cuts_deep_stacks,
      .timeout = 120)
 {
-	struct rp_profiler_opts o = { .hz = 1000, .engine = "bpf-stack" };
+	/* a 16 KiB copy: 64 of the deep thread's frames, fewer than the 128 a sample keeps */
+	struct rp_profiler_opts o = { .hz = 1000, .engine = "bpf-stack", .stack_copy = 16384 };
 	struct pprof_profile *p;
 	char err[256], *path = scratch("stack.pb.gz");
 	const char *c;
@@ -297,6 +300,7 @@ Test(sampler, bpf_stack_samples_system_calls_at_their_caller_and_cuts_deep_stack
 	cr_assert_eq(p->ncomments, 1);
 	/* the deep thread's stacks, and no other thread's (copies end above their outermost
 	 * frame, not at the end of the stack mapping: it must still be in) */
+	cr_assert_not_null(strstr(p->comments[0], "stack_copy=16384 "), "%s", p->comments[0]);
 	c = strstr(p->comments[0], "truncated=");
 	cr_assert(c && atoll(c + 10) >= spin * 9 / 10 && atoll(c + 10) <= spin + 20, "%s",
 		  p->comments[0]);

@@ -52,6 +52,8 @@ const char cmd_bench_usage[] =
 	"  --engine E         the sampler's engine: bpf-stack, bpf, perf or timer (see\n"
 	"                     'reconperf record --help'); default: timer up to 100 Hz, above\n"
 	"                     it bpf-stack, else perf\n"
+	"  --stack-copy SIZE  bytes of stack the bpf-stack engine copies per sample, 4KiB..\n"
+	"                     64KiB (default 32KiB); deeper stacks lose their outermost frames\n"
 	"  --profiler P       builtin (default) or gperftools: the same profiles through\n"
 	"                     gperftools' CPU and heap profilers, converted to pprof\n"
 	"  --memprofile FILE  write a heap profile (pprof) of the whole run to FILE\n"
@@ -80,6 +82,7 @@ struct bench_cli {
 	const char *cpuprofile;
 	int hz;
 	const char *engine;
+	unsigned stack_copy;
 	bool gperftools;
 	char gperf_tmp[64];
 	const char *html;
@@ -118,7 +121,7 @@ static int parse_args(int argc, char **argv, struct bench_cli *c, int *first_fil
 {
 	enum { O_WORKERS = 256, O_OBJECTS, O_DURATION, O_DEADLINE, O_SEED, O_REPEAT, O_SET,
 	       O_FAULT, O_FORMAT, O_MEMPROFILE, O_MEMRATE, O_PROBE, O_CPUPROFILE, O_HZ,
-	       O_PROFILER, O_HTML, O_ENGINE };
+	       O_PROFILER, O_HTML, O_ENGINE, O_STACK_COPY };
 	static const struct option opts[] = {
 		{ "workers", required_argument, NULL, O_WORKERS },
 		{ "objects", required_argument, NULL, O_OBJECTS },
@@ -137,6 +140,7 @@ static int parse_args(int argc, char **argv, struct bench_cli *c, int *first_fil
 		{ "cpuprofile", required_argument, NULL, O_CPUPROFILE },
 		{ "hz", required_argument, NULL, O_HZ },
 		{ "engine", required_argument, NULL, O_ENGINE },
+		{ "stack-copy", required_argument, NULL, O_STACK_COPY },
 		{ "profiler", required_argument, NULL, O_PROFILER },
 		{ "html", required_argument, NULL, O_HTML },
 		{ NULL, 0, NULL, 0 },
@@ -221,6 +225,10 @@ static int parse_args(int argc, char **argv, struct bench_cli *c, int *first_fil
 				return -EINVAL;
 			}
 			c->engine = optarg;
+			break;
+		case O_STACK_COPY:
+			if (cli_stack_copy("bench", optarg, &c->stack_copy))
+				return -EINVAL;
 			break;
 		case O_PROFILER:
 			if (strcmp(optarg, "builtin") && strcmp(optarg, "gperftools")) {
@@ -385,7 +393,8 @@ static int start_cpu_profiler(struct bench_cli *c)
 			cli_err("bench", "'--profiler gperftools': cannot start: %s", strerror(-rc));
 		return rc;
 	}
-	struct rp_profiler_opts o = { .hz = c->hz ? c->hz : 100, .engine = c->engine };
+	struct rp_profiler_opts o = { .hz = c->hz ? c->hz : 100, .engine = c->engine,
+				      .stack_copy = c->stack_copy };
 	rc = rp_profiler_start(&o);
 	if (rc)
 		cli_err("bench", "'--cpuprofile': cannot start the profiler: %s",

@@ -1,6 +1,7 @@
 /* cli — option parsing and messages for the subcommand layer. See cli.h. */
 #include "tools/cli.h"
 #include "common/units.h"
+#include "profiler/bpf/stacksample.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -74,6 +75,20 @@ int cli_size(const char *cmd, const char *opt, const char *val, uint64_t *out)
 	cli_err(cmd, "'%s' must be a size such as 512KiB or 4MiB, got '%s'", opt,
 		val ? val : "");
 	return -EINVAL;
+}
+
+int cli_stack_copy(const char *cmd, const char *val, unsigned *out)
+{
+	uint64_t v;
+
+	if (cli_size(cmd, "--stack-copy", val, &v))
+		return -EINVAL;
+	if (v < RP_SS_STACK_MIN || v > RP_SS_STACK_MAX) {
+		cli_err(cmd, "'--stack-copy' must be 4KiB..64KiB, got '%s'", val);
+		return -EINVAL;
+	}
+	*out = (unsigned)v;
+	return 0;
 }
 
 int cli_finish_stdout(int code)

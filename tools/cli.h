@@ -39,6 +39,8 @@ int cli_double(const char *cmd, const char *opt, const char *val, double min, do
 	       double *out);
 int cli_duration(const char *cmd, const char *opt, const char *val, uint64_t *ns_out);
 int cli_size(const char *cmd, const char *opt, const char *val, uint64_t *out);
+/* --stack-copy SIZE: the bpf-stack engine's copy, 4KiB..64KiB (a message and -EINVAL else) */
+int cli_stack_copy(const char *cmd, const char *val, unsigned *out);
 
 /* Checks fflush/ferror/fclose of stdout (a full disk is an error). Returns exit code. */
 int cli_finish_stdout(int code);

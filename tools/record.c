@@ -27,7 +27,7 @@
 
 const char cmd_record_usage[] =
 	"usage: reconperf record [-o F] [--hz N] [--engine bpf-stack|bpf|perf|timer]\n"
-	"                        [--mem[=F]] [--mem-rate SIZE] -- CMD [ARGS]\n"
+	"                        [--stack-copy SIZE] [--mem[=F]] [--mem-rate SIZE] -- CMD [ARGS]\n"
 	"\n"
 	"Runs CMD with reconperf's CPU sampler preloaded (LD_PRELOAD), samples every thread it\n"
 	"creates at N samples per CPU-second, and writes a gzipped pprof profile when it exits\n"
@@ -38,13 +38,15 @@ const char cmd_record_usage[] =
 	"  -o F               profile to write (default cpu.pb.gz)\n"
 	"  --hz N             samples per CPU-second per thread, 1..10000 (default 100)\n"
 	"  --engine E         bpf-stack (a cpu-clock per CPU and an eBPF program that copies\n"
-	"                     the interrupted thread's registers and top 16 KiB of stack,\n"
+	"                     the interrupted thread's registers and the top of its stack,\n"
 	"                     unwound by a collector thread: no signal, nothing per context\n"
 	"                     switch; needs root), bpf (the same clocks, the program signals\n"
 	"                     the thread and its handler unwinds: no stack depth limit),\n"
 	"                     perf (perf_event task-clock per thread) or timer (POSIX CPU\n"
 	"                     timers, at most one sample per kernel tick; cheapest); default:\n"
 	"                     timer up to 100 Hz, above it bpf-stack, else perf\n"
+	"  --stack-copy SIZE  bytes of stack bpf-stack copies per sample, 4KiB..64KiB (default\n"
+	"                     32KiB); deeper stacks lose their outermost frames (counted)\n"
 	"  --mem              the heap profile instead of the CPU profile, to -o F (default\n"
 	"                     mem.pb.gz): alloc_space, alloc_objects, inuse_space, inuse_objects\n"
 	"  --mem=F            the heap profile to F as well as the CPU profile to -o\n"
@@ -284,7 +286,7 @@ static void summary(const char *path, double cpu_s, int hz)
 	}
 	const char *at;
 	double profiled = -1;
-	long long cut = 0, dropped = 0, capped = 0;
+	long long cut = 0, dropped = 0, capped = 0, copy = 0;
 
 	for (size_t i = 0; i < p->nsamples; i++)
 		n += p->samples[i].values[0];
@@ -296,6 +298,8 @@ static void summary(const char *path, double cpu_s, int hz)
 			cut = strtoll(at + 10, NULL, 10);
 		if ((at = strstr(p->comments[i], "dropped=")))
 			dropped = strtoll(at + 8, NULL, 10);
+		if ((at = strstr(p->comments[i], "stack_copy=")))
+			copy = strtoll(at + 11, NULL, 10);
 		if ((at = strstr(p->comments[i], "depth_capped=")))
 			capped = strtoll(at + 13, NULL, 10);
 	}
@@ -313,8 +317,8 @@ static void summary(const char *path, double cpu_s, int hz)
 			"signal the kernel could not queue)\n", dropped);
 	if (cut > 0)
 		fprintf(stderr, "reconperf: record: %lld stacks were deeper than the bpf-stack engine "
-			"copies (16 KiB): their outermost frames are missing; '--engine bpf' walks "
-			"them whole\n", cut);
+			"copies (%lld KiB): their outermost frames are missing; '--stack-copy "
+			"64KiB' copies more, '--engine bpf' walks them whole\n", cut, copy / 1024);
 	if (capped > 0)
 		fprintf(stderr, "reconperf: record: %lld stacks reached %d frames, the most a sample "
 			"keeps: their outermost frames are missing\n", capped, SAMPLER_MAX_DEPTH);
@@ -351,6 +355,7 @@ int cmd_record(int argc, char **argv)
 	int hz = 100, i, status, rc;
 	bool mem_only = false, had_out = false, had_mem = false;
 	uint64_t mem_rate = 0;
+	unsigned stack_copy = 0;
 	struct stat out_before, mem_before;
 	struct child_files out_kids = { 0 }, mem_kids = { 0 };
 	struct rusage ru;
@@ -371,6 +376,9 @@ int cmd_record(int argc, char **argv)
 					"timer, got '%s'", engine);
 				return EXIT_USAGE;
 			}
+		} else if (!strcmp(a, "--stack-copy") && i + 1 < argc) {
+			if (cli_stack_copy("record", argv[++i], &stack_copy))
+				return EXIT_USAGE;
 		} else if (!strcmp(a, "--mem")) {
 			mem_only = true;
 		} else if (!strncmp(a, "--mem=", 6) && a[6]) {
@@ -439,6 +447,12 @@ int cmd_record(int argc, char **argv)
 		unsetenv("RECONPERF_ROOT_PID");
 		if (engine)
 			setenv("RECONPERF_ENGINE", engine, 1);
+		if (stack_copy) {
+			snprintf(rates, sizeof(rates), "%u", stack_copy);
+			setenv("RECONPERF_STACK_COPY", rates, 1);
+		} else {
+			unsetenv("RECONPERF_STACK_COPY");
+		}
 		if (mem)
 			setenv("RECONPERF_MEMPROFILE", memabs, 1);
 		if (mem_rate) {

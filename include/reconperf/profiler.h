@@ -37,6 +37,9 @@ struct rp_profiler_opts {
 				 * thread, whose handler unwinds; root),
 				 * "perf" (perf_event task-clock per thread), "timer" (POSIX
 				 * CPU timers, at most one sample per kernel tick) */
+	unsigned stack_copy;	/* bpf-stack: bytes of stack a sample copies at most (deeper
+				 * stacks lose their outermost frames), 4096..65536; 0 =
+				 * 32768 */
 };
 
 struct rp_profiler_stats {

@@ -21,6 +21,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 const volatile __u32 target_tgid;
 const volatile __u64 pidns_dev, pidns_ino;
+const volatile __u32 stack_copy = RP_SS_STACK_DEFAULT;	/* bytes copied at most */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -34,8 +35,13 @@ struct scratch {
 	__u8 stack[RP_SS_STACK_MAX + 4096];	/* the slack: what the verifier can prove */
 };
 
+/*
+ * One slot per CPU (the loader sets max_entries to the number of possible CPUs), indexed by
+ * the CPU the program runs on: a per-CPU array's value may not exceed 32 KiB. The program
+ * cannot be re-entered on its CPU (one perf_event program at a time per CPU).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct scratch);
@@ -55,8 +61,8 @@ int rp_stacksample(struct bpf_perf_event_data *ctx)
 	struct rp_ss_thread *th;
 	struct scratch *s;
 	struct pt_regs regs;
-	__u32 tid, zero = 0;
-	__u64 len, flags;
+	__u32 tid, cpu = bpf_get_smp_processor_id();
+	__u64 len, cap, flags;
 
 	(void)ctx;
 	if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns)) ||
@@ -64,7 +70,7 @@ int rp_stacksample(struct bpf_perf_event_data *ctx)
 		return 0;
 	tid = ns.pid;
 	th = bpf_map_lookup_elem(&tids, &tid);
-	s = bpf_map_lookup_elem(&scratch, &zero);
+	s = bpf_map_lookup_elem(&scratch, &cpu);
 	if (!th || !s)
 		return 0;
 	/* the user registers: saved at the entry to the kernel, whether the clock interrupted
@@ -76,7 +82,10 @@ int rp_stacksample(struct bpf_perf_event_data *ctx)
 	s->r.ip = regs.rip;
 	s->r.sp = regs.rsp;
 	s->r.bp = regs.rbp;
-	len = RP_SS_STACK_MAX;
+	cap = stack_copy;
+	if (cap > RP_SS_STACK_MAX)
+		cap = RP_SS_STACK_MAX;
+	len = cap;
 	if (th->stack_hi > regs.rsp && th->stack_hi - regs.rsp < len)
 		len = th->stack_hi - regs.rsp;
 	if (bpf_probe_read_user(s->stack, len, (void *)regs.rsp)) {
@@ -87,10 +96,10 @@ int rp_stacksample(struct bpf_perf_event_data *ctx)
 
 		__sync_fetch_and_add(&short_copy, 1);
 		for (int i = 0; i < RP_SS_STACK_MAX / 4096 + 1; i++) {
-			if (got >= RP_SS_STACK_MAX)
+			if (got >= cap)
 				break;
-			if (chunk > RP_SS_STACK_MAX - got)
-				chunk = RP_SS_STACK_MAX - got;
+			if (chunk > cap - got)
+				chunk = cap - got;
 			if (bpf_probe_read_user(s->stack + (got & (RP_SS_STACK_MAX - 1)),
 						chunk & 4095 ? chunk & 4095 : 4096,
 						(void *)(regs.rsp + got)))

@@ -12,7 +12,9 @@
 #include <linux/types.h>
 #endif
 
-#define RP_SS_STACK_MAX 16384	/* bytes of user stack copied per sample, from %rsp up */
+#define RP_SS_STACK_MAX 65536	/* the most bytes of user stack a sample copies, from %rsp up */
+#define RP_SS_STACK_MIN 4096
+#define RP_SS_STACK_DEFAULT 32768	/* what it copies unless told (the program's .rodata) */
 #define RP_SS_LABEL_WORDS 8	/* the thread's label pairs (SAMPLER_MAX_LABELS x 2 pointers) */
 #define RP_SS_RING_BYTES (4u << 20)
 #define RP_SS_WAKE_BYTES (RP_SS_RING_BYTES / 8)	/* wake the collector past this much */

@@ -5,8 +5,9 @@
  * Environment (set by `reconperf record`):
  *   RECONPERF_CPUPROFILE=PATH   start the CPU sampler at load, write PATH at exit
  *   RECONPERF_HZ=N              sampling rate (default 100)
- *   RECONPERF_ENGINE=bpf|perf|timer  force an engine (default: timers up to 100 Hz, above
- *                               that the eBPF engine, else perf events, else timers)
+ *   RECONPERF_ENGINE=bpf-stack|bpf|perf|timer  force an engine (default: timers up to
+ *                               100 Hz, above that bpf-stack, else perf events, else timers)
+ *   RECONPERF_STACK_COPY=BYTES  bpf-stack's copy of the stack per sample (default 32768)
  *   RECONPERF_ROOT_PID          set by the first process; a descendant (a child that
  *                               inherited the environment) writes PATH.PID instead of PATH
  *   RECONPERF_MEMPROFILE=PATH   the allocation profiler's hook (preload_mem_start below)
@@ -245,8 +246,10 @@ __attribute__((constructor)) static void preload_init(void)
 {
 	const char *cpu = getenv("RECONPERF_CPUPROFILE"), *hz = getenv("RECONPERF_HZ");
 	const char *root = getenv("RECONPERF_ROOT_PID"), *mem = getenv("RECONPERF_MEMPROFILE");
+	const char *copy = getenv("RECONPERF_STACK_COPY");
 	struct rp_profiler_opts o = { .hz = hz ? atoi(hz) : 100,
-				      .engine = getenv("RECONPERF_ENGINE") };
+				      .engine = getenv("RECONPERF_ENGINE"),
+				      .stack_copy = copy ? (unsigned)atoi(copy) : 0 };
 	char pid[32];
 	int rc, first;
 
