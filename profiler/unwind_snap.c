@@ -124,6 +124,97 @@ static enum saved reg_rule(Dwarf_Frame *fr, int regno, int32_t *off)
 	return SAVED_UNDEF;
 }
 
+/*
+ * A CFA expression over the registers %rsp, %rbp and %rip (no memory reads), as the linker
+ * writes for PLT stubs: %rsp + 8 + ((%rip & 15) >= 11) << 3. false for any other operation.
+ */
+static bool eval_cfa(const Dwarf_Op *ops, size_t n, uint64_t rsp, uint64_t rbp, uint64_t rip,
+		     uint64_t *out)
+{
+	uint64_t st[16], a, b;
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned op = ops[i].atom;
+		uint64_t reg = ~0ull;
+
+		if (op >= DW_OP_breg0 && op <= DW_OP_breg31)
+			reg = op - DW_OP_breg0;
+		else if (op == DW_OP_bregx)
+			reg = ops[i].number;
+		if (reg != ~0ull) {
+			uint64_t off = op == DW_OP_bregx ? ops[i].number2 : ops[i].number;
+
+			if (k == 16 || (reg != REG_RSP && reg != REG_RBP && reg != REG_RA))
+				return false;
+			st[k++] = (reg == REG_RSP ? rsp : reg == REG_RBP ? rbp : rip) + off;
+			continue;
+		}
+		if ((op >= DW_OP_lit0 && op <= DW_OP_lit31) || op == DW_OP_const1u ||
+		    op == DW_OP_const1s || op == DW_OP_const2u || op == DW_OP_const2s ||
+		    op == DW_OP_const4u || op == DW_OP_const4s || op == DW_OP_const8u ||
+		    op == DW_OP_const8s || op == DW_OP_constu || op == DW_OP_consts) {
+			if (k == 16)
+				return false;
+			st[k++] = op <= DW_OP_lit31 && op >= DW_OP_lit0 ? op - DW_OP_lit0 :
+									  ops[i].number;
+			continue;
+		}
+		if (op == DW_OP_plus_uconst) {
+			if (!k)
+				return false;
+			st[k - 1] += ops[i].number;
+			continue;
+		}
+		if (k < 2)
+			return false;
+		b = st[--k];
+		a = st[k - 1];
+		switch (op) {
+		case DW_OP_plus: a += b; break;
+		case DW_OP_minus: a -= b; break;
+		case DW_OP_mul: a *= b; break;
+		case DW_OP_and: a &= b; break;
+		case DW_OP_or: a |= b; break;
+		case DW_OP_shl: a = b < 64 ? a << b : 0; break;
+		case DW_OP_shr: a = b < 64 ? a >> b : 0; break;
+		case DW_OP_ge: a = (int64_t)a >= (int64_t)b; break;
+		case DW_OP_gt: a = (int64_t)a > (int64_t)b; break;
+		case DW_OP_le: a = (int64_t)a <= (int64_t)b; break;
+		case DW_OP_lt: a = (int64_t)a < (int64_t)b; break;
+		case DW_OP_eq: a = a == b; break;
+		case DW_OP_ne: a = a != b; break;
+		default: return false;
+		}
+		st[k - 1] = a;
+	}
+	if (k != 1)
+		return false;
+	*out = st[0];
+	return true;
+}
+
+/*
+ * A CFA expression that comes to "register + constant" at this pc (the rows are per pc):
+ * evaluated with each base register moved, it must move by the same amount.
+ */
+static void cfa_expr(struct row *r, const Dwarf_Op *ops, size_t n)
+{
+	const uint64_t d = 1ull << 32;
+	uint64_t v0, vsp, vbp;
+
+	if (!eval_cfa(ops, n, 0, 0, r->pc, &v0) || !eval_cfa(ops, n, d, 0, r->pc, &vsp) ||
+	    !eval_cfa(ops, n, 0, d, r->pc, &vbp) || (int64_t)v0 != (int32_t)v0)
+		return;
+	if (vsp - v0 == d && vbp == v0)
+		r->base = CFA_RSP;
+	else if (vbp - v0 == d && vsp == v0)
+		r->base = CFA_RBP;
+	else
+		return;
+	r->cfa_off = (int32_t)v0;
+}
+
 /* The row for pc from the CFI of its object (CFA_JIT in none). */
 static void lookup(struct snapuw *u, uint64_t pc, struct row *r)
 {
@@ -164,6 +255,8 @@ static void lookup(struct snapuw *u, uint64_t pc, struct row *r)
 			r->base = reg == REG_RSP ? CFA_RSP : CFA_RBP;
 			r->cfa_off = (int32_t)off;
 		}
+	} else if (dwarf_frame_cfa(fr, &ops, &n) == 0 && n > 1) {
+		cfa_expr(r, ops, n);
 	}
 	r->bp = (uint8_t)reg_rule(fr, REG_RBP, &r->bp_off);
 	r->ra = (uint8_t)reg_rule(fr, REG_RA, &r->ra_off);
@@ -226,7 +319,7 @@ int snapuw_unwind(struct snapuw *u, const struct snap *s, uint64_t *pcs, int max
 			cfa = bp + 16;
 			break;
 		default:
-			goto out;	/* a CFA expression (PLT, realigned stack): stop */
+			goto out;	/* a CFA expression reading memory (realigned stack) */
 		}
 		if (r->base == CFA_FP || jit) {
 			if (!word(s, bp, &nbp) || !word(s, bp + 8, &ra)) {

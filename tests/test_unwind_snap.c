@@ -5,6 +5,10 @@
  * pointers (libc's start_thread) where the frame-pointer walk stops.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -257,4 +261,77 @@ Test(unwind_snap, frames_in_no_object_are_stepped_by_their_frame_pointer, .timeo
 		      through, NS);
 	munmap(stub, 4096);
 	free(S);
+}
+
+/* ---- PLT stubs: a CFA given by an expression of %rsp and %rip ---- */
+
+static int main_bias(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	*(uint64_t *)arg = info->dlpi_addr;	/* the first object is the executable */
+	return 1;
+}
+
+/* The run-time address and size of this executable's .plt. */
+static uint64_t plt_of_self(uint64_t *size)
+{
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	uint64_t bias = 0, at = 0;
+	Elf_Scn *scn = NULL;
+	size_t shstr;
+	Elf *e;
+
+	cr_assert_geq(fd, 0);
+	elf_version(EV_CURRENT);
+	e = elf_begin(fd, ELF_C_READ, NULL);
+	cr_assert_not_null(e);
+	cr_assert_eq(elf_getshdrstrndx(e, &shstr), 0);
+	while ((scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		name = elf_strptr(e, shstr, sh.sh_name);
+		if (name && !strcmp(name, ".plt")) {
+			at = sh.sh_addr;
+			*size = sh.sh_size;
+		}
+	}
+	elf_end(e);
+	close(fd);
+	dl_iterate_phdr(main_bias, &bias);
+	return at ? at + bias : 0;
+}
+
+/*
+ * A sample in a PLT entry: at its first instruction the return address is at %rsp; after
+ * its push (offset 11 and on) at %rsp + 8. The linker's CFI says so with an expression of
+ * %rsp and %rip, which the walk evaluates at the sampled pc.
+ */
+Test(unwind_snap, plt_stubs_are_stepped_through_by_their_cfa_expression)
+{
+	uint64_t size = 0, plt = plt_of_self(&size), words[4];
+	uint64_t ra = (uint64_t)(uintptr_t)leaf_work + 4, pcs[8];
+	struct snapuw *u;
+
+	if (!plt)
+		cr_skip_test("this test binary has no .plt section");
+	cr_assert_geq(size, 48, ".plt holds PLT0 and at least two entries");
+	cr_assert_eq(snapuw_new(&u), 0);
+	for (int at = 0; at < 2; at++) {
+		uint64_t ip = plt + 16 + (at ? 11 : 0);
+		struct snap sn = { ip, 0, 0, (const uint8_t *)words, sizeof(words) };
+		int n;
+
+		memset(words, 0, sizeof(words));
+		words[at] = ra;	/* at 11: the entry pushed its relocation index first */
+		sn.sp = (uint64_t)(uintptr_t)words;
+		n = snapuw_unwind(u, &sn, pcs, 8);
+		cr_assert_geq(n, 2, "the walk stopped in the PLT entry (offset %d)", at ? 11 : 0);
+		cr_assert_eq(pcs[0], ip);
+		cr_assert_eq(pcs[1], ra, "offset %d: caller %#llx, want %#llx", at ? 11 : 0,
+			     (unsigned long long)pcs[1], (unsigned long long)ra);
+	}
+	snapuw_free(u);
 }
