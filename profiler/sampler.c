@@ -94,6 +94,42 @@ static struct {
 } S = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static _Atomic(struct thr *) by_fd[FD_TABLE];
+
+/*
+ * The descriptors the eBPF engines opened at the start (events, links, maps, the ring's
+ * epoll): with the per-thread perf events of by_fd, what sampler_fd_guarded() keeps from a
+ * program that closes every descriptor. Off from the first step of a stop (and in a fork
+ * child), when the sampler and libbpf close their own.
+ */
+static _Atomic uint64_t start_fds[FD_TABLE / 64];
+static atomic_bool guard_on;
+
+/* The descriptors open now, as bits. */
+static void open_fds(uint64_t *bits)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	memset(bits, 0, FD_TABLE / 8);
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		long fd = strtol(e->d_name, NULL, 10);
+
+		if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && fd >= 0 && fd < FD_TABLE &&
+		    fd != dirfd(d))
+			bits[fd / 64] |= 1ull << (fd % 64);
+	}
+	closedir(d);
+}
+
+bool sampler_fd_guarded(int fd)
+{
+	if (!atomic_load_explicit(&guard_on, memory_order_acquire) || fd < 0 || fd >= FD_TABLE)
+		return false;
+	return atomic_load_explicit(&by_fd[fd], memory_order_relaxed) ||
+	       (atomic_load_explicit(&start_fds[fd / 64], memory_order_relaxed) >> (fd % 64) & 1);
+}
 static TLS pid_t my_tid;
 static TLS struct thr *my_thr;	/* the eBPF engine's lookup cache */
 static TLS uint64_t my_stack_top;	/* bpf-stack: where a copy of this thread's stack ends */
@@ -617,6 +653,7 @@ static void atfork_child(void)
 
 	pthread_mutex_init(&S.lock, NULL);
 	my_tid = 0;	/* the parent thread's id, copied with the thread-local storage */
+	atomic_store(&guard_on, false);	/* the closes below are ours */
 	if (!atomic_load(&S.running))
 		return;
 	atomic_store(&S.running, false);
@@ -696,6 +733,7 @@ static void close_bpf(void)
 
 int sampler_start(const struct sampler_opts *o)
 {
+	static uint64_t fds_before[FD_TABLE / 64], fds_after[FD_TABLE / 64];
 	pthread_attr_t attr;
 	int rc;
 
@@ -730,6 +768,10 @@ int sampler_start(const struct sampler_opts *o)
 	rc = install_handler();
 	if (rc)
 		return rc;
+	atomic_store(&guard_on, false);
+	for (size_t i = 0; i < FD_TABLE / 64; i++)
+		atomic_store(&start_fds[i], 0);
+	open_fds(fds_before);
 	if (S.engine == SAMPLER_ENGINE_BPF_STACK) {
 		rc = start_copies();
 		if (rc && o && o->engine == SAMPLER_ENGINE_BPF_STACK)
@@ -743,6 +785,11 @@ int sampler_start(const struct sampler_opts *o)
 			return rc;
 		if (rc)	/* not privileged, no BTF: a clock per thread instead */
 			S.engine = SAMPLER_ENGINE_PERF;
+	}
+	if (S.bpf) {
+		open_fds(fds_after);
+		for (size_t i = 0; i < FD_TABLE / 64; i++)
+			atomic_store(&start_fds[i], fds_after[i] & ~fds_before[i]);
 	}
 	{
 		struct pprof_value_type types[] = { { "samples", "count" },
@@ -785,6 +832,7 @@ int sampler_start(const struct sampler_opts *o)
 	pthread_attr_destroy(&attr);
 	if (rc)
 		goto err;
+	atomic_store_explicit(&guard_on, true, memory_order_release);
 	return 0;
 err:
 	{
@@ -805,6 +853,7 @@ int sampler_stop(struct pprof_builder **out)
 		*out = NULL;
 	if (!atomic_load(&S.running))
 		return -EINVAL;
+	atomic_store(&guard_on, false);
 	pthread_mutex_lock(&S.lock);
 	S.stopping = true;
 	n = atomic_load(&S.nthr);

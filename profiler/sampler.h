@@ -104,6 +104,14 @@ bool sampler_running(void);
 void sampler_stats(struct sampler_stats *st);
 
 /*
+ * Is fd one of the running sampler's own descriptors (a thread's perf event; the eBPF
+ * engines' events, links, maps and ring)? The preload library's close, close_range and
+ * closefrom leave those open, so a program that closes every descriptor at its start is
+ * still sampled. Async-signal-safe.
+ */
+bool sampler_fd_guarded(int fd);
+
+/*
  * Around exec (profiler/exec.c wraps the exec family): begin sets the sample signal to
  * SIG_IGN, which drops pending samples that would otherwise kill the new image (exec keeps
  * pending signals and resets handlers to the default action, terminate); failed restores

@@ -358,6 +358,45 @@ Test(record, a_program_leaving_through__exit_still_writes_its_profile, .timeout 
 	free(fx);
 }
 
+/*
+ * A program that closes every descriptor at its start (closefrom, as daemons do) keeps the
+ * sampler's events and ring: the preload's wrappers close the rest (the fixture checks
+ * that its own descriptor went). One that calls the system call itself does close them
+ * (eBPF engine: every sample lost), and record says why the samples fell short.
+ */
+Test(record, a_program_closing_every_descriptor_is_still_sampled, .timeout = 120)
+{
+	static const char *const engines[] = { "perf", NULL };
+	char *out = scratch("c.pb.gz"), *fx = fixture("cpushare-nofp");
+	struct run_result r;
+
+	for (int i = 0; i < 2; i++) {
+		const char *e = engines[i] ? engines[i] : "bpf-stack";
+
+		if (!engines[i] && !bpf_can_run())
+			continue;
+		cr_assert_eq(run_sh(&r, "'%s' record -o '%s' --hz 1000 --engine %s -- '%s' 0.5 "
+				    "closefrom", rp_bin(), out, e, fx), 0);
+		cr_assert_eq(r.status, 0, "%s: %s", e, r.err);
+		cr_assert(strstr(r.out, "closed=1"), "%s: the program's descriptor stayed open: %s",
+			  e, r.out);
+		cr_assert_null(strstr(r.err, "fewer than half"), "%s: %s", e, r.err);
+		run_result_fini(&r);
+		cr_assert_geq(total_samples(out), 400, "%s: 0.5 CPU-s at 1000 Hz", e);
+	}
+	if (bpf_can_run()) {
+		cr_assert_eq(run_sh(&r, "'%s' record -o '%s' --hz 1000 --engine bpf-stack -- '%s' "
+				    "0.5 close_range_syscall", rp_bin(), out, fx), 0);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		cr_assert(strstr(r.out, "closed=1"), "%s", r.out);
+		cr_assert(strstr(r.err, "fewer than half") && strstr(r.err, "close the profiler's"),
+			  "%s", r.err);
+		run_result_fini(&r);
+	}
+	free(out);
+	free(fx);
+}
+
 /* LD_PRELOAD cannot reach a static program: record runs it and says what to use instead */
 Test(record, a_statically_linked_program_runs_and_record_says_why_no_profile, .timeout = 60)
 {

@@ -287,6 +287,7 @@ static void summary(const char *path, double cpu_s, int hz)
 	const char *at;
 	double profiled = -1;
 	long long cut = 0, dropped = 0, capped = 0, copy = 0;
+	char engine[32] = "";
 
 	for (size_t i = 0; i < p->nsamples; i++)
 		n += p->samples[i].values[0];
@@ -298,6 +299,8 @@ static void summary(const char *path, double cpu_s, int hz)
 			cut = strtoll(at + 10, NULL, 10);
 		if ((at = strstr(p->comments[i], "dropped=")))
 			dropped = strtoll(at + 8, NULL, 10);
+		if ((at = strstr(p->comments[i], "engine=")))
+			snprintf(engine, sizeof(engine), "%.*s", (int)strcspn(at + 7, " "), at + 7);
 		if ((at = strstr(p->comments[i], "stack_copy=")))
 			copy = strtoll(at + 11, NULL, 10);
 		if ((at = strstr(p->comments[i], "depth_capped=")))
@@ -312,6 +315,15 @@ static void summary(const char *path, double cpu_s, int hz)
 		fprintf(stderr, "reconperf: record: wrote %s: %lld samples, %.2f CPU-s of the "
 			"program (%.0f%% of CPU-s x hz)\n", path, (long long)n, cpu_s,
 			cpu_s > 0 ? 100.0 * (double)n / (cpu_s * hz) : 0.0);
+	/* far fewer samples than the CPU time asks for: a clock or its descriptor went away
+	 * (the posix-timer engine's clocks tick at most once per kernel tick: 250 Hz here) */
+	if (profiled >= 0.2 && n < 0.5 * profiled * (strcmp(engine, "posix-timer") ? hz :
+						      hz < 250 ? hz : 250))
+		fprintf(stderr, "reconperf: record: %lld samples are fewer than half of what %.2f "
+			"CPU-s at %d Hz give: did the program close the profiler's file descriptors "
+			"(closefrom or close_range at its start), or run with the sample signal "
+			"blocked? '--engine timer' uses no descriptor\n", (long long)n, profiled,
+			hz);
 	if (dropped > 0)
 		fprintf(stderr, "reconperf: record: %lld samples were dropped (a full ring, or a "
 			"signal the kernel could not queue)\n", dropped);

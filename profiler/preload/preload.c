@@ -21,6 +21,7 @@
  */
 #include "reconperf/profiler.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -33,6 +34,7 @@
 #include <unistd.h>
 
 #include "profiler/pprof.h"
+#include "profiler/sampler.h"
 
 static char cpu_path[4096];
 static int written;
@@ -242,6 +244,61 @@ static void fork_child(void)
 	}
 }
 
+/*
+ * Programs that close every descriptor at their start (daemons, sandboxes: closefrom(3),
+ * close_range(3, ~0U, 0), or close() in a loop) would close the sampler's events and ring
+ * and leave the profile empty. These wrappers leave the running sampler's descriptors
+ * (sampler_fd_guarded) open and close the rest: a guarded close() returns 0.
+ */
+static int (*real_close)(int);
+static int (*real_close_range)(unsigned, unsigned, int);
+
+static void resolve_close(void)
+{
+	real_close = (int (*)(int))dlsym(RTLD_NEXT, "close");
+	real_close_range = (int (*)(unsigned, unsigned, int))dlsym(RTLD_NEXT, "close_range");
+}
+
+static int do_close_range(unsigned lo, unsigned hi, int flags)
+{
+	if (real_close_range)
+		return real_close_range(lo, hi, flags);
+	return (int)syscall(SYS_close_range, lo, hi, flags);
+}
+
+int close(int fd)
+{
+	if (sampler_fd_guarded(fd))
+		return 0;
+	if (real_close)
+		return real_close(fd);
+	return (int)syscall(SYS_close, fd);
+}
+
+int close_range(unsigned lo, unsigned hi, int flags)
+{
+	unsigned from = lo;
+	int rc = 0;
+
+	if (lo > hi)
+		return do_close_range(lo, hi, flags);	/* EINVAL, as asked */
+	for (unsigned fd = lo; fd <= hi && fd < 65536; fd++) {
+		if (!sampler_fd_guarded((int)fd))
+			continue;
+		if (from < fd && do_close_range(from, fd - 1, flags) < 0)
+			rc = -1;
+		from = fd + 1;
+	}
+	if (from <= hi && do_close_range(from, hi, flags) < 0)
+		rc = -1;
+	return rc;
+}
+
+void closefrom(int lo)
+{
+	close_range((unsigned)lo, ~0u, 0);
+}
+
 __attribute__((constructor)) static void preload_init(void)
 {
 	const char *cpu = getenv("RECONPERF_CPUPROFILE"), *hz = getenv("RECONPERF_HZ");
@@ -253,6 +310,7 @@ __attribute__((constructor)) static void preload_init(void)
 	char pid[32];
 	int rc, first;
 
+	resolve_close();
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	first = !root || !strcmp(root, pid);
 	if (!root)
