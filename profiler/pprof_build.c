@@ -486,7 +486,8 @@ static int add_sample(struct pprof_builder *b, const uint64_t *locs, size_t n,
 		free(s->labels);
 		return -ENOMEM;
 	}
-	memcpy(s->locs, locs, n * sizeof(*locs));
+	if (n)	/* locs may be NULL then */
+		memcpy(s->locs, locs, n * sizeof(*locs));
 	memcpy(s->values, values, b->ntypes * sizeof(*values));
 	memcpy(s->labels, lab, nlabels * sizeof(*lab));
 	b->nsamples++;

@@ -473,7 +473,8 @@ static void perfmap_load(struct symbolizer *s)
 	}
 	free(line);
 	fclose(f);
-	qsort(s->pm, s->npm, sizeof(*s->pm), cmp_pm);
+	if (s->npm > 1)
+		qsort(s->pm, s->npm, sizeof(*s->pm), cmp_pm);
 }
 
 /* The JIT symbol at addr: the latest line whose range holds it, among the nearest. */

@@ -136,7 +136,8 @@ int cu_scopes_build(Dwarf_Die *cudie, struct cu_scopes *c)
 		c->usable = false;
 		return rc;
 	}
-	qsort(c->rng, c->nrng, sizeof(*c->rng), cmp_rng);
+	if (c->nrng > 1)	/* a unit without ranges has no array at all */
+		qsort(c->rng, c->nrng, sizeof(*c->rng), cmp_rng);
 	c->usable = link_ranges(c);
 	return 0;
 }
