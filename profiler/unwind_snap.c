@@ -8,7 +8,10 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SNAP_CACHE 16384	/* cached rows, a power of two */
@@ -33,7 +36,12 @@ struct row {
 
 struct snapuw {
 	Dwfl *dwfl;
+	pid_t pid;		/* 0: this process */
 	unsigned gen;		/* unwind_modules_generation() at the last report */
+	uint64_t reported_ns;	/* another process: when its maps were last read, */
+	uint64_t checked_ns;	/* when its executable was last compared, */
+	dev_t exe_dev;		/* and which file that was (an exec changes it) */
+	ino_t exe_ino;
 	struct row cache[SNAP_CACHE];
 	struct snapuw_stats st;
 };
@@ -44,6 +52,14 @@ static const Dwfl_Callbacks callbacks = {
 	.find_debuginfo = dwfl_standard_find_debuginfo,
 	.debuginfo_path = &debuginfo_path,
 };
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
 
 static int report(struct snapuw *u)
 {
@@ -56,7 +72,18 @@ static int report(struct snapuw *u)
 	u->dwfl = dwfl_begin(&callbacks);
 	if (!u->dwfl)
 		return -ENOMEM;
-	rc = dwfl_linux_proc_report(u->dwfl, getpid());
+	u->reported_ns = u->checked_ns = now_ns();
+	if (u->pid) {
+		char exe[64];
+		struct stat st;
+
+		snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)u->pid);
+		if (stat(exe, &st) == 0) {
+			u->exe_dev = st.st_dev;
+			u->exe_ino = st.st_ino;
+		}
+	}
+	rc = dwfl_linux_proc_report(u->dwfl, u->pid ? u->pid : getpid());
 	if (rc)
 		return rc > 0 ? -rc : -ESRCH;
 	if (dwfl_report_end(u->dwfl, NULL, NULL))
@@ -67,12 +94,18 @@ static int report(struct snapuw *u)
 
 int snapuw_new(struct snapuw **out)
 {
+	return snapuw_new_pid(0, out);
+}
+
+int snapuw_new_pid(pid_t pid, struct snapuw **out)
+{
 	struct snapuw *u = calloc(1, sizeof(*u));
 	int rc;
 
 	*out = NULL;
 	if (!u)
 		return -ENOMEM;
+	u->pid = pid == getpid() ? 0 : pid;
 	unwind_block_debuginfod(true);	/* a .debug_frame lookup must not go to the network */
 	rc = report(u);
 	if (rc) {
@@ -263,12 +296,20 @@ static void lookup(struct snapuw *u, uint64_t pc, struct row *r)
 	free(fr);
 }
 
+/* Another process loads objects unannounced: a pc in none reads its maps again (at most
+ * every REREPORT_NS), in case it is in an object loaded since. */
+#define REREPORT_NS 100000000ull
+
 static const struct row *row_for(struct snapuw *u, uint64_t pc)
 {
 	struct row *r = &u->cache[(pc ^ (pc >> 14)) & (SNAP_CACHE - 1)];
 
-	if (r->pc != pc)
+	if (r->pc != pc) {
 		lookup(u, pc, r);
+		if (r->base == CFA_JIT && u->pid && now_ns() - u->reported_ns > REREPORT_NS &&
+		    report(u) == 0)
+			lookup(u, pc, r);
+	}
 	return r;
 }
 
@@ -281,6 +322,24 @@ static bool word(const struct snap *s, uint64_t addr, uint64_t *v)
 	return true;
 }
 
+/*
+ * Another process: an exec replaces every object (a command we start is profiled from its
+ * fork, before it execs), so its executable is compared every EXEC_CHECK_NS and the maps
+ * read again when it changed.
+ */
+#define EXEC_CHECK_NS 10000000ull
+
+static void check_exec(struct snapuw *u)
+{
+	char exe[64];
+	struct stat st;
+
+	u->checked_ns = now_ns();
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)u->pid);
+	if (stat(exe, &st) == 0 && (st.st_dev != u->exe_dev || st.st_ino != u->exe_ino))
+		report(u);
+}
+
 int snapuw_unwind(struct snapuw *u, const struct snap *s, uint64_t *pcs, int max)
 {
 	uint64_t sp = s->sp, bp = s->bp, look = s->ip;
@@ -289,8 +348,10 @@ int snapuw_unwind(struct snapuw *u, const struct snap *s, uint64_t *pcs, int max
 	if (max <= 0)
 		return 0;
 	/* objects loaded or unloaded since the last report: the rows may be stale */
-	if (u->gen != unwind_modules_generation())
+	if (!u->pid && u->gen != unwind_modules_generation())
 		report(u);
+	else if (u->pid && now_ns() - u->checked_ns > EXEC_CHECK_NS)
+		check_exec(u);
 	u->st.walks++;
 	pcs[n++] = s->ip;
 	while (n < max) {

@@ -25,12 +25,16 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct snapuw;
 
 /* An unwinder for this process's objects (read from /proc/self/maps; read again by the
  * first walk after a dlopen or dlclose). -errno on failure. */
 int snapuw_new(struct snapuw **out);
+/* The same for process pid's objects (its /proc/PID/maps; read again, at most every 100 ms,
+ * when a pc lies in none of them). */
+int snapuw_new_pid(pid_t pid, struct snapuw **out);
 void snapuw_free(struct snapuw *u);
 
 /* The copy: registers at the sample and len bytes of stack that were at [sp, sp + len). */

@@ -266,3 +266,64 @@ Test(bpf_profile, sigint_writes_the_profile_and_leaves_the_process_running)
 	run_result_fini(&r);
 	free(dir);
 }
+
+/*
+ * DWARF mode (the default on-CPU): the kernel copies each sample's registers and stack top,
+ * and profile unwinds them by the target's CFI. cpushare-nofp has no frame pointers: its
+ * shares (50/30/20 of CPU time in burn_50/30/20) with whole stacks down to main and
+ * start_thread, where the kernel's frame-pointer walk (--unwind fp) loses main.
+ */
+Test(bpf_profile, dwarf_unwinding_gives_whole_stacks_without_frame_pointers)
+{
+	struct run_result r;
+	struct pprof_profile *p;
+	char *dir = tmpdir_new(), out[4200], err[256], *fx;
+	static const struct {
+		const char *fn;
+		double share;
+	} want[] = { { "burn_50", 0.5 }, { "burn_30", 0.3 }, { "burn_20", 0.2 } };
+
+	need_bpf();
+	cr_assert(asprintf(&fx, "%s/tests/fixtures/cpushare-nofp", rp_build()) > 0);
+	snprintf(out, sizeof(out), "%s/dwarf.pb.gz", dir);
+	run_sh(&r, "timeout 120 %s profile --hz 999 -o %s -- %s 1.5", rp_bin(), out, fx);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	run_result_fini(&r);
+	cr_assert_eq(pprof_read_file(out, &p, err, sizeof(err)), 0, "%s", err);
+	int cpu = pprof_sample_type_index(p, "cpu");
+	cr_assert_geq(cpu, 0);
+	cr_assert(p->ncomments && strstr(p->comments[0], "DWARF"), "%s",
+		  p->ncomments ? p->comments[0] : "(no comment)");
+	for (size_t i = 0; i < 3; i++) {
+		double s = share_with(p, cpu, want[i].fn);
+
+		cr_assert(s > want[i].share - 0.04 && s < want[i].share + 0.04, "%s: %.3f",
+			  want[i].fn, s);
+	}
+	double main_s = share_with(p, cpu, "main"), burn50 = share_with(p, cpu, "burn_50");
+	double threads = share_with(p, cpu, "start_thread");
+	double thr_burn = share_with(p, cpu, "burn_30") + share_with(p, cpu, "burn_20");
+
+	cr_assert(main_s > burn50 - 0.03, "main %.3f, burn_50 %.3f: cut stacks", main_s, burn50);
+	cr_assert(threads > thr_burn - 0.03, "start_thread %.3f, the threads' burners %.3f",
+		  threads, thr_burn);
+	pprof_free(p);
+
+	/* the same under the kernel's frame-pointer walk: main is lost */
+	run_sh(&r, "timeout 120 %s profile --hz 999 --unwind fp -o %s -- %s 0.5", rp_bin(), out,
+	       fx);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	run_result_fini(&r);
+	cr_assert_eq(pprof_read_file(out, &p, err, sizeof(err)), 0, "%s", err);
+	cpu = pprof_sample_type_index(p, "cpu");
+	cr_assert_lt(share_with(p, cpu, "main"), 0.25);
+	cr_assert_gt(share_with(p, cpu, "burn_50"), 0.4);
+	pprof_free(p);
+
+	run_sh(&r, "%s profile --unwind lr -o %s -- true", rp_bin(), out);
+	cr_assert_eq(r.status, 2, "%s", r.err);
+	cr_assert(strstr(r.err, "'--unwind' must be dwarf or fp"), "%s", r.err);
+	run_result_fini(&r);
+	free(fx);
+	free(dir);
+}

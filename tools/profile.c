@@ -12,6 +12,7 @@
 #include "profiler/symbolize.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,7 @@
 
 const char cmd_profile_usage[] =
 	"usage: reconperf profile (--pid P | -- CMD [ARGS...]) -o FILE [--hz N] [--duration D]\n"
-	"                         [--offcpu] [--btf FILE]\n"
+	"                         [--unwind dwarf|fp] [--stack-copy SIZE] [--offcpu] [--btf FILE]\n"
 	"\n"
 	"Stacks of every thread of a process, user and kernel frames, collected by eBPF and\n"
 	"written as a gzipped pprof profile (go tool pprof, reconperf flame).\n"
@@ -30,14 +31,20 @@ const char cmd_profile_usage[] =
 	"  -o FILE          the profile to write (atomically)\n"
 	"  --hz N           on-CPU samples per second per CPU (1..10000, default 99)\n"
 	"  --duration D     stop after D (500ms, 10s); default: until exit or Ctrl-C\n"
+	"  --unwind M       on-CPU user stacks: dwarf (default: the kernel copies each\n"
+	"                   sample's registers and stack top, unwound here by the program's\n"
+	"                   DWARF call frame information, so code without frame pointers\n"
+	"                   gives whole stacks) or fp (frame-pointer walks in the kernel)\n"
+	"  --stack-copy S   dwarf: bytes of stack copied per sample, 4KiB..64KiB (default\n"
+	"                   32KiB); deeper stacks lose their outermost frames\n"
 	"  --offcpu         off-CPU instead: where threads blocked, weighted by the\n"
 	"                   nanoseconds blocked (sample type off_cpu/nanoseconds); time spent\n"
 	"                   runnable but preempted is not counted\n"
 	"  --btf FILE       kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
 	"\n"
 	"On-CPU samples: types samples/count and cpu/nanoseconds, from a software cpu-clock\n"
-	"perf event on each CPU. User stacks are frame-pointer walks: code built without frame\n"
-	"pointers shows truncated stacks.\n"
+	"perf event on each CPU. Off-CPU user stacks are frame-pointer walks: code built\n"
+	"without frame pointers shows truncated stacks there.\n"
 	"Needs: root or CAP_BPF + CAP_PERFMON; perf events and BTF; --offcpu needs tp_btf.\n"
 	"See docs/ebpf.md.\n";
 
@@ -171,8 +178,8 @@ static int add_stack(void *arg, const struct bpf_prof_stack *s)
 	return pprof_builder_add_symbolic(w->b, w->frames, n, v, &tid, 1);
 }
 
-static int write_profile(struct bpf_prof *p, const struct bpftarget *t, int offcpu, unsigned hz,
-			 uint64_t dur_ns, const char *out, uint64_t *samples)
+static int write_profile(struct bpf_prof *p, const struct bpftarget *t, int offcpu, bool dwarf,
+			 unsigned hz, uint64_t dur_ns, const char *out, uint64_t *samples)
 {
 	static const struct pprof_value_type on[] = { { "samples", "count" },
 						      { "cpu", "nanoseconds" } };
@@ -187,7 +194,7 @@ static int write_profile(struct bpf_prof *p, const struct bpftarget *t, int offc
 		.duration_nanos = (int64_t)dur_ns,
 	};
 	struct walk w = { .offcpu = offcpu, .period = bo.period };
-	char comment[128];
+	char comment[160];
 	int err = -ENOMEM;
 
 	w.b = pprof_builder_new(&bo);
@@ -203,7 +210,9 @@ static int write_profile(struct bpf_prof *p, const struct bpftarget *t, int offc
 	if (ksyms_load(NULL, &w.nm.ks))
 		w.nm.ks = NULL;
 	snprintf(comment, sizeof(comment), "reconperf profile: %s, pid %d",
-		 offcpu ? "off-CPU (sched_switch, blocked time)" : "on-CPU (cpu-clock)",
+		 offcpu ? "off-CPU (sched_switch, blocked time)" :
+		 dwarf ? "on-CPU (cpu-clock), user stacks unwound by DWARF CFI from copies" :
+			 "on-CPU (cpu-clock), user stacks by frame pointers",
 		 (int)t->pid);
 	err = pprof_builder_add_comment(w.b, comment);
 	if (!err)
@@ -226,6 +235,11 @@ out:
 	return err;
 }
 
+static void poll_copies(void *arg)
+{
+	bpf_prof_poll(arg);
+}
+
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -243,6 +257,7 @@ int cmd_profile(int argc, char **argv)
 	uint64_t dur = 0, t0, samples = 0;
 	char **cmd = NULL;
 	int err, code = EXIT_USAGE, pidv = 0, hz = 99;
+	bool unwind_fp = false;
 
 	for (int i = 1; i < argc && !cmd; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -266,6 +281,15 @@ int cmd_profile(int argc, char **argv)
 		i++;
 		if (!strcmp(a, "--pid")) {
 			if (cli_int("profile", a, v, 1, 1 << 22, &pidv))
+				return EXIT_USAGE;
+		} else if (!strcmp(a, "--unwind")) {
+			if (strcmp(v, "dwarf") && strcmp(v, "fp")) {
+				cli_err("profile", "'--unwind' must be dwarf or fp, got '%s'", v);
+				return EXIT_USAGE;
+			}
+			unwind_fp = !strcmp(v, "fp");
+		} else if (!strcmp(a, "--stack-copy")) {
+			if (cli_stack_copy("profile", v, &po.stack_copy))
 				return EXIT_USAGE;
 		} else if (!strcmp(a, "--hz")) {
 			if (cli_int("profile", a, v, 1, 10000, &hz))
@@ -292,6 +316,7 @@ int cmd_profile(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	po.hz = (unsigned)hz;
+	po.dwarf = !po.offcpu && !unwind_fp;
 	if (bpftarget_setup(&t, "profile", pidv, cmd, 1))
 		return EXIT_USAGE;
 	po.pid = t.pid;
@@ -301,9 +326,12 @@ int cmd_profile(int argc, char **argv)
 		goto out;
 	}
 	t0 = mono_ns();
-	bpftarget_wait(&t, dur, 0, NULL, NULL);
+	/* DWARF mode: the copies are unwound as they come (the ring holds ~16 MiB) */
+	bpftarget_wait(&t, dur, po.dwarf ? 20000000 : 0, po.dwarf ? poll_copies : NULL, p);
 	bpf_prof_stop(p);
-	err = write_profile(p, &t, po.offcpu, po.hz, mono_ns() - t0, out, &samples);
+	if (po.dwarf && bpf_prof_poll(p) < 0)
+		cli_err("profile", "warning: could not read the last samples' stacks");
+	err = write_profile(p, &t, po.offcpu, po.dwarf, po.hz, mono_ns() - t0, out, &samples);
 	if (err) {
 		cli_err("profile", "cannot write '%s': %s", out, strerror(-err));
 		goto out;

@@ -6,14 +6,17 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 
 #include "profiler/bpf/profile.h"
+#include "profiler/bpf/ucopy.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 /* the target as the caller sees it: ids in the caller's pid namespace (a container's) */
 const volatile __u32 target_tgid;
 const volatile __u64 pidns_dev, pidns_ino;
+const volatile __u32 stack_copy = RP_SS_STACK_DEFAULT;	/* DWARF mode's copy, bytes */
 
 __u64 lost;
 
@@ -68,6 +71,58 @@ int rp_prof_sample(struct bpf_perf_event_data *ctx)
 	k.ustack = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
 	k.kstack = bpf_get_stackid(ctx, &stacks, 0);
 	add(&k, 0);
+	return 0;
+}
+
+/* DWARF mode: the copy's header and stack, one slot per CPU (max_entries set at load). */
+struct copy_scratch {
+	struct rp_prof_copy r;
+	__u8 stack[RP_SS_STACK_MAX + 4096];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct copy_scratch);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, RP_PROF_RING_BYTES);
+} ring SEC(".maps");
+
+SEC("perf_event")
+int rp_prof_copy(struct bpf_perf_event_data *ctx)
+{
+	struct bpf_pidns_info ns;
+	struct copy_scratch *s;
+	struct pt_regs *regs;
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u64 len;
+	int paged;
+
+	if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns)) ||
+	    ns.tgid != target_tgid)
+		return 0;
+	s = bpf_map_lookup_elem(&scratch, &cpu);
+	if (!s)
+		return 0;
+	/* the user registers saved at the entry to the kernel (a system call's time lands
+	 * on its caller) */
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	s->r.tid = ns.pid;
+	s->r.ip = BPF_CORE_READ(regs, ip);
+	s->r.sp = BPF_CORE_READ(regs, sp);
+	s->r.bp = BPF_CORE_READ(regs, bp);
+	s->r.kstack = bpf_get_stackid(ctx, &stacks, 0);
+	len = rp_ucopy(s->stack, s->r.sp, 0, stack_copy, &paged);
+	if (len > RP_SS_STACK_MAX)
+		return 0;
+	s->r.len = (__u32)len;
+	/* the loader reads the ring every few tens of ms: no wake-ups */
+	if (bpf_ringbuf_output(&ring, s, sizeof(s->r) + len, BPF_RB_NO_WAKEUP))
+		__sync_fetch_and_add(&lost, 1);
 	return 0;
 }
 

@@ -5,6 +5,9 @@
  */
 #include "profiler/bpf/profile.h"
 #include "profiler/bpf/bpfcommon.h"
+#include "profiler/bpf/stacksample.h"
+#include "profiler/unwind_snap.h"
+#include "common/u64map.h"
 #include "profile.skel.h"
 
 #include <bpf/bpf.h>
@@ -19,6 +22,17 @@
 _Static_assert(sizeof(struct rp_prof_key) == 16, "rp_prof_key is shared with BPF");
 _Static_assert(sizeof(struct rp_prof_val) == 16, "rp_prof_val is shared with BPF");
 _Static_assert(sizeof(struct rp_prof_start) == 24, "rp_prof_start is shared with BPF");
+_Static_assert(sizeof(struct rp_prof_copy) == 40, "rp_prof_copy is shared with BPF");
+
+/* DWARF mode: one distinct (thread, kernel stack, unwound user stack) and its count. */
+struct dstack {
+	struct dstack *next;	/* another stack with the same hash */
+	uint32_t tid;
+	int32_t kstack;
+	uint32_t n;
+	uint64_t count;
+	uint64_t pcs[];
+};
 
 struct bpf_prof {
 	struct rp_profile *skel;
@@ -27,9 +41,14 @@ struct bpf_prof {
 	int nlinks;
 	int ncpus;
 	uint64_t lost;
+	/* DWARF mode */
+	struct ring_buffer *ring;
+	struct snapuw *uw;
+	struct u64map dstacks;	/* hash -> struct dstack chain */
+	uint64_t copies, unwind_lost;
 };
 
-static int attach_oncpu(struct bpf_prof *p, unsigned hz)
+static int attach_oncpu(struct bpf_prof *p, unsigned hz, struct bpf_program *prog)
 {
 	int n = libbpf_num_possible_cpus();
 
@@ -50,13 +69,63 @@ static int attach_oncpu(struct bpf_prof *p, unsigned hz)
 			return fd;
 		p->pfds[cpu] = fd;
 		p->ncpus = cpu + 1;
-		l = bpf_program__attach_perf_event(p->skel->progs.rp_prof_sample, fd);
+		l = bpf_program__attach_perf_event(prog, fd);
 		if (!l)
 			return -errno;
 		p->links[p->nlinks++] = l;
 		p->pfds[cpu] = -1;	/* the link owns it: bpf_link__destroy() closes it */
 	}
 	return p->nlinks ? 0 : -ENODEV;
+}
+
+static uint64_t stack_hash(uint32_t tid, int32_t kstack, const uint64_t *pcs, int n)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ tid ^ ((uint64_t)(uint32_t)kstack << 32);
+
+	for (int i = 0; i < n; i++)
+		h = (h ^ pcs[i]) * 0x100000001b3ull;
+	return h ? h : 1;
+}
+
+/* A copy from the ring: unwind it and count its stack. */
+static int on_copy(void *ctx, void *data, size_t size)
+{
+	struct bpf_prof *p = ctx;
+	const struct rp_prof_copy *r = data;
+	uint64_t pcs[RP_PROF_MAX_DEPTH], h;
+	struct dstack *d, *head;
+	int n;
+
+	if (size < sizeof(*r) || size - sizeof(*r) < r->len)
+		return 0;
+	struct snap sn = { r->ip, r->sp, r->bp, (const uint8_t *)(r + 1), r->len };
+
+	p->copies++;
+	n = snapuw_unwind(p->uw, &sn, pcs, RP_PROF_MAX_DEPTH);
+	h = stack_hash(r->tid, r->kstack, pcs, n);
+	head = u64map_get(&p->dstacks, h);
+	for (d = head; d; d = d->next)
+		if (d->tid == r->tid && d->kstack == r->kstack && d->n == (uint32_t)n &&
+		    !memcmp(d->pcs, pcs, (size_t)n * sizeof(*pcs)))
+			break;
+	if (!d) {
+		d = malloc(sizeof(*d) + (size_t)n * sizeof(*pcs));
+		if (!d || u64map_put(&p->dstacks, h, d)) {
+			free(d);
+			p->unwind_lost++;
+			return 0;
+		}
+		*d = (struct dstack){ .next = head, .tid = r->tid, .kstack = r->kstack,
+				      .n = (uint32_t)n };
+		memcpy(d->pcs, pcs, (size_t)n * sizeof(*pcs));
+	}
+	d->count++;
+	return 0;
+}
+
+int bpf_prof_poll(struct bpf_prof *p)
+{
+	return p->ring ? ring_buffer__consume(p->ring) : 0;
 }
 
 int bpf_prof_open(const struct bpf_prof_opts *o, struct bpf_prof **out)
@@ -85,11 +154,38 @@ int bpf_prof_open(const struct bpf_prof_opts *o, struct bpf_prof **out)
 	p->skel->rodata->target_tgid = (__u32)o->pid;
 	p->skel->rodata->pidns_dev = (__u64)ns.st_dev;
 	p->skel->rodata->pidns_ino = (__u64)ns.st_ino;
-	bpf_program__set_autoload(o->offcpu ? p->skel->progs.rp_prof_sample
-					    : p->skel->progs.rp_prof_switch, false);
+	struct bpf_program *oncpu = o->dwarf ? p->skel->progs.rp_prof_copy
+					     : p->skel->progs.rp_prof_sample;
+
+	bpf_program__set_autoload(p->skel->progs.rp_prof_sample, !o->offcpu && !o->dwarf);
+	bpf_program__set_autoload(p->skel->progs.rp_prof_copy, !o->offcpu && o->dwarf);
+	bpf_program__set_autoload(p->skel->progs.rp_prof_switch, o->offcpu);
+	if (o->dwarf && !o->offcpu) {
+		int ncpus = libbpf_num_possible_cpus();
+
+		p->skel->rodata->stack_copy = o->stack_copy ? o->stack_copy : RP_SS_STACK_DEFAULT;
+		err = ncpus > 0 ? bpf_map__set_max_entries(p->skel->maps.scratch, (__u32)ncpus)
+				: -ENODEV;
+		if (!err)
+			err = u64map_init(&p->dstacks, 1024);
+		if (!err)
+			err = snapuw_new_pid(o->pid, &p->uw);
+		if (err)
+			goto err_free;
+	} else {
+		/* not used: the smallest the kernel takes */
+		bpf_map__set_max_entries(p->skel->maps.ring, 4096);
+	}
 	err = rp_profile__load(p->skel);
 	if (err)
 		goto err_free;
+	if (p->uw) {
+		p->ring = ring_buffer__new(bpf_map__fd(p->skel->maps.ring), on_copy, p, NULL);
+		if (!p->ring) {
+			err = -errno;
+			goto err_free;
+		}
+	}
 	if (o->offcpu) {
 		p->links = calloc(1, sizeof(*p->links));
 		if (!p->links) {
@@ -103,7 +199,7 @@ int bpf_prof_open(const struct bpf_prof_opts *o, struct bpf_prof **out)
 		}
 		p->nlinks = 1;
 	} else {
-		err = attach_oncpu(p, o->hz);
+		err = attach_oncpu(p, o->hz, oncpu);
 		if (err)
 			goto err_free;
 	}
@@ -149,6 +245,24 @@ int bpf_prof_foreach(struct bpf_prof *p, int (*fn)(void *arg, const struct bpf_p
 	int rc;
 
 	p->lost = 0;
+	if (p->uw) {
+		size_t i = 0;
+		uint64_t h;
+		void *v0;
+
+		while (u64map_next(&p->dstacks, &i, &h, &v0))
+			for (struct dstack *d = v0; d; d = d->next) {
+				struct bpf_prof_stack s = { .tid = d->tid, .user = d->pcs,
+							    .nuser = d->n, .kern = kern,
+							    .count = d->count };
+
+				s.nkern = read_stack(sfd, d->kstack, kern);
+				rc = fn(arg, &s);
+				if (rc)
+					return rc;
+			}
+		return 0;
+	}
 	while (bpf_map_get_next_key(cfd, prev, &next) == 0) {
 		k = next;
 		prev = &k;
@@ -173,7 +287,7 @@ int bpf_prof_foreach(struct bpf_prof *p, int (*fn)(void *arg, const struct bpf_p
 
 uint64_t bpf_prof_lost(const struct bpf_prof *p)
 {
-	return p->lost + p->skel->bss->lost;
+	return p->lost + p->unwind_lost + p->skel->bss->lost;
 }
 
 void bpf_prof_free(struct bpf_prof *p)
@@ -182,6 +296,20 @@ void bpf_prof_free(struct bpf_prof *p)
 		return;
 	if (p->skel)
 		bpf_prof_stop(p);
+	ring_buffer__free(p->ring);
+	snapuw_free(p->uw);
+	{
+		size_t i = 0;
+		uint64_t h;
+		void *v;
+
+		while (u64map_next(&p->dstacks, &i, &h, &v))
+			for (struct dstack *d = v, *nx; d; d = nx) {
+				nx = d->next;
+				free(d);
+			}
+		u64map_fini(&p->dstacks);
+	}
 	rp_profile__destroy(p->skel);
 	free(p->links);
 	free(p->pfds);

@@ -6,7 +6,10 @@
  * kernel stack). Off-CPU mode: a tp_btf/sched_switch program stamps a target thread's
  * switch-out (when it blocks, not when preempted) with its stacks and, at switch-in, adds
  * the nanoseconds blocked to those stacks. Stacks are frame-pointer walks by the kernel
- * (bpf_get_stackid), kept in a stack-trace map; user space reads and symbolizes them.
+ * (bpf_get_stackid), kept in a stack-trace map; user space reads and symbolizes them. In
+ * DWARF mode (on-CPU) the program copies each sample's user registers and stack top into a
+ * ring buffer instead, and user space unwinds the copies by the target's DWARF CFI
+ * (profiler/unwind_snap.h), so code without frame pointers gives whole stacks too.
  *
  * Fixed-width types only; profile.c asserts the sizes.
  */
@@ -34,6 +37,17 @@ struct rp_prof_val {
 	__u64 ns;		/* off-CPU: nanoseconds blocked */
 };
 
+/* DWARF mode: one on-CPU sample in the ring, then len bytes of user stack from sp. */
+struct rp_prof_copy {
+	__u32 tid;
+	__u32 len;
+	__u64 ip, sp, bp;	/* the user registers (at the kernel entry, in a system call) */
+	__s32 kstack;		/* kernel stack id in `stacks`, < 0 if none */
+	__u32 pad;
+};
+
+#define RP_PROF_RING_BYTES (16u << 20)
+
 struct rp_prof_start {		/* a thread switched out while blocked */
 	__u64 ts;
 	__s32 ustack;
@@ -54,6 +68,8 @@ struct bpf_prof_opts {
 	pid_t pid;		/* the process (tgid) to profile */
 	unsigned hz;		/* on-CPU sampling rate per CPU */
 	bool offcpu;		/* off-CPU mode instead of on-CPU */
+	bool dwarf;		/* on-CPU: copy user stacks, unwind them by DWARF CFI here */
+	unsigned stack_copy;	/* dwarf: bytes copied per sample (0: RP_SS_STACK_DEFAULT) */
 	const char *btf_path;	/* NULL: /sys/kernel/btf/vmlinux */
 };
 
@@ -61,6 +77,12 @@ struct bpf_prof_opts {
 int bpf_prof_open(const struct bpf_prof_opts *o, struct bpf_prof **out);
 /* Stops collecting (detaches) but keeps the maps for reading. */
 void bpf_prof_stop(struct bpf_prof *p);
+/*
+ * DWARF mode: unwinds the copies in the ring and adds them to the counts (call while
+ * the process runs, every few tens of ms, and once after bpf_prof_stop). Returns the
+ * copies read or -errno; 0 in frame-pointer mode.
+ */
+int bpf_prof_poll(struct bpf_prof *p);
 
 /* One aggregated stack: frames leaf first; kernel frames are kernel addresses. */
 struct bpf_prof_stack {

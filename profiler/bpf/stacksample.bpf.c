@@ -16,6 +16,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "profiler/bpf/stacksample.h"
+#include "profiler/bpf/ucopy.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -62,7 +63,8 @@ int rp_stacksample(struct bpf_perf_event_data *ctx)
 	struct scratch *s;
 	struct pt_regs regs;
 	__u32 tid, cpu = bpf_get_smp_processor_id();
-	__u64 len, cap, flags;
+	__u64 len, flags;
+	int paged;
 
 	(void)ctx;
 	if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns)) ||
@@ -82,33 +84,9 @@ int rp_stacksample(struct bpf_perf_event_data *ctx)
 	s->r.ip = regs.rip;
 	s->r.sp = regs.rsp;
 	s->r.bp = regs.rbp;
-	cap = stack_copy;
-	if (cap > RP_SS_STACK_MAX)
-		cap = RP_SS_STACK_MAX;
-	len = cap;
-	if (th->stack_hi > regs.rsp && th->stack_hi - regs.rsp < len)
-		len = th->stack_hi - regs.rsp;
-	if (bpf_probe_read_user(s->stack, len, (void *)regs.rsp)) {
-		/* a page of the window is not mapped (a thread whose stack top we do not know:
-		 * it was running before the sampler started) or not present: page by page,
-		 * up to the first that cannot be read */
-		__u64 got = 0, chunk = 4096 - (regs.rsp & 4095);
-
+	len = rp_ucopy(s->stack, regs.rsp, th->stack_hi, stack_copy, &paged);
+	if (paged)	/* the stack's top unknown (a thread running before the start) */
 		__sync_fetch_and_add(&short_copy, 1);
-		for (int i = 0; i < RP_SS_STACK_MAX / 4096 + 1; i++) {
-			if (got >= cap)
-				break;
-			if (chunk > cap - got)
-				chunk = cap - got;
-			if (bpf_probe_read_user(s->stack + (got & (RP_SS_STACK_MAX - 1)),
-						chunk & 4095 ? chunk & 4095 : 4096,
-						(void *)(regs.rsp + got)))
-				break;
-			got += chunk;
-			chunk = 4096;
-		}
-		len = got;
-	}
 	s->r.len = (__u32)len;
 	if (!th->labels ||
 	    bpf_probe_read_user(s->r.labels, sizeof(s->r.labels), (void *)th->labels))
