@@ -327,3 +327,49 @@ Test(bpf_profile, dwarf_unwinding_gives_whole_stacks_without_frame_pointers)
 	free(fx);
 	free(dir);
 }
+
+/*
+ * Off-CPU in DWARF mode: each blocking switch-out's registers and stack are copied, and the
+ * switch-in adds the time blocked. cpuwork-nofp's pingpong threads block in libc's read
+ * (no frame pointers) under ponger: every such stack reaches ponger and start_thread, which
+ * the kernel's frame-pointer walk (--unwind fp) loses.
+ */
+Test(bpf_profile, offcpu_dwarf_stacks_reach_the_blocked_threads_callers)
+{
+	struct run_result r;
+	struct pprof_profile *p;
+	char *dir = tmpdir_new(), out[4200], err[256], *fx;
+	int off;
+
+	need_bpf();
+	cr_assert(asprintf(&fx, "%s/tests/fixtures/cpuwork-nofp", rp_build()) > 0);
+	snprintf(out, sizeof(out), "%s/off.pb.gz", dir);
+	run_sh(&r, "timeout 120 %s profile --offcpu -o %s -- %s 2 20000 pingpong", rp_bin(), out,
+	       fx);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	run_result_fini(&r);
+	cr_assert_eq(pprof_read_file(out, &p, err, sizeof(err)), 0, "%s", err);
+	off = pprof_sample_type_index(p, "off_cpu");
+	cr_assert_geq(off, 0);
+	double rd = share_with(p, off, "__libc_read"), pong = share_with(p, off, "ponger");
+	double thr = share_with(p, off, "start_thread"), mn = share_with(p, off, "main");
+
+	cr_assert_gt(rd, 0.3, "read %.3f", rd);
+	cr_assert(pong > rd - 0.02 && thr > pong - 0.02, "read %.3f ponger %.3f start_thread %.3f",
+		  rd, pong, thr);
+	/* the rest is main waiting in pthread_join */
+	cr_assert_gt(pong + mn, 0.95, "ponger %.3f main %.3f", pong, mn);
+	pprof_free(p);
+
+	run_sh(&r, "timeout 120 %s profile --offcpu --unwind fp -o %s -- %s 2 20000 pingpong",
+	       rp_bin(), out, fx);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	run_result_fini(&r);
+	cr_assert_eq(pprof_read_file(out, &p, err, sizeof(err)), 0, "%s", err);
+	off = pprof_sample_type_index(p, "off_cpu");
+	rd = share_with(p, off, "__libc_read");
+	cr_assert_lt(share_with(p, off, "ponger"), rd / 2, "the frame-pointer walk found ponger");
+	pprof_free(p);
+	free(fx);
+	free(dir);
+}

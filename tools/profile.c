@@ -31,11 +31,12 @@ const char cmd_profile_usage[] =
 	"  -o FILE          the profile to write (atomically)\n"
 	"  --hz N           on-CPU samples per second per CPU (1..10000, default 99)\n"
 	"  --duration D     stop after D (500ms, 10s); default: until exit or Ctrl-C\n"
-	"  --unwind M       on-CPU user stacks: dwarf (default: the kernel copies each\n"
-	"                   sample's registers and stack top, unwound here by the program's\n"
-	"                   DWARF call frame information, so code without frame pointers\n"
-	"                   gives whole stacks) or fp (frame-pointer walks in the kernel)\n"
-	"  --stack-copy S   dwarf: bytes of stack copied per sample, 4KiB..64KiB (default\n"
+	"  --unwind M       user stacks: dwarf (default: the kernel copies the registers and\n"
+	"                   stack top of each sample or blocking switch, unwound here by the\n"
+	"                   program's DWARF call frame information, so code without frame\n"
+	"                   pointers gives whole stacks) or fp (frame-pointer walks in the\n"
+	"                   kernel: less work per event)\n"
+	"  --stack-copy S   dwarf: bytes of stack copied per event, 4KiB..64KiB (default\n"
 	"                   32KiB); deeper stacks lose their outermost frames\n"
 	"  --offcpu         off-CPU instead: where threads blocked, weighted by the\n"
 	"                   nanoseconds blocked (sample type off_cpu/nanoseconds); time spent\n"
@@ -43,8 +44,7 @@ const char cmd_profile_usage[] =
 	"  --btf FILE       kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
 	"\n"
 	"On-CPU samples: types samples/count and cpu/nanoseconds, from a software cpu-clock\n"
-	"perf event on each CPU. Off-CPU user stacks are frame-pointer walks: code built\n"
-	"without frame pointers shows truncated stacks there.\n"
+	"perf event on each CPU. Kernel stacks are frame-pointer walks by the kernel.\n"
 	"Needs: root or CAP_BPF + CAP_PERFMON; perf events and BTF; --offcpu needs tp_btf.\n"
 	"See docs/ebpf.md.\n";
 
@@ -210,7 +210,10 @@ static int write_profile(struct bpf_prof *p, const struct bpftarget *t, int offc
 	if (ksyms_load(NULL, &w.nm.ks))
 		w.nm.ks = NULL;
 	snprintf(comment, sizeof(comment), "reconperf profile: %s, pid %d",
-		 offcpu ? "off-CPU (sched_switch, blocked time)" :
+		 offcpu ? (dwarf ? "off-CPU (sched_switch, blocked time), user stacks unwound "
+				   "by DWARF CFI from copies" :
+				   "off-CPU (sched_switch, blocked time), user stacks by frame "
+				   "pointers") :
 		 dwarf ? "on-CPU (cpu-clock), user stacks unwound by DWARF CFI from copies" :
 			 "on-CPU (cpu-clock), user stacks by frame pointers",
 		 (int)t->pid);
@@ -316,7 +319,7 @@ int cmd_profile(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	po.hz = (unsigned)hz;
-	po.dwarf = !po.offcpu && !unwind_fp;
+	po.dwarf = !unwind_fp;
 	if (bpftarget_setup(&t, "profile", pidv, cmd, 1))
 		return EXIT_USAGE;
 	po.pid = t.pid;

@@ -17,6 +17,9 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 target_tgid;
 const volatile __u64 pidns_dev, pidns_ino;
 const volatile __u32 stack_copy = RP_SS_STACK_DEFAULT;	/* DWARF mode's copy, bytes */
+const volatile __u32 dwarf;	/* off-CPU: copies into the ring instead of stack ids */
+
+__u64 seq;	/* DWARF mode's switch-outs */
 
 __u64 lost;
 
@@ -92,37 +95,47 @@ struct {
 	__uint(max_entries, RP_PROF_RING_BYTES);
 } ring SEC(".maps");
 
-SEC("perf_event")
-int rp_prof_copy(struct bpf_perf_event_data *ctx)
+/*
+ * The current thread's user registers (saved at its entry to the kernel: a system call's
+ * time lands on its caller) and stack top, into the ring; kstack from the caller.
+ */
+static __always_inline void put_copy(__u32 tid, __s32 kstack, __u32 kind, __u64 sq)
 {
-	struct bpf_pidns_info ns;
-	struct copy_scratch *s;
-	struct pt_regs *regs;
 	__u32 cpu = bpf_get_smp_processor_id();
+	struct copy_scratch *s = bpf_map_lookup_elem(&scratch, &cpu);
+	struct pt_regs *regs;
 	__u64 len;
 	int paged;
 
-	if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns)) ||
-	    ns.tgid != target_tgid)
-		return 0;
-	s = bpf_map_lookup_elem(&scratch, &cpu);
 	if (!s)
-		return 0;
-	/* the user registers saved at the entry to the kernel (a system call's time lands
-	 * on its caller) */
+		return;
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	s->r.tid = ns.pid;
+	s->r.tid = tid;
+	s->r.kind = kind;
+	s->r.seq = sq;
+	s->r.ns = 0;
 	s->r.ip = BPF_CORE_READ(regs, ip);
 	s->r.sp = BPF_CORE_READ(regs, sp);
 	s->r.bp = BPF_CORE_READ(regs, bp);
-	s->r.kstack = bpf_get_stackid(ctx, &stacks, 0);
+	s->r.kstack = kstack;
 	len = rp_ucopy(s->stack, s->r.sp, 0, stack_copy, &paged);
 	if (len > RP_SS_STACK_MAX)
-		return 0;
+		return;
 	s->r.len = (__u32)len;
 	/* the loader reads the ring every few tens of ms: no wake-ups */
 	if (bpf_ringbuf_output(&ring, s, sizeof(s->r) + len, BPF_RB_NO_WAKEUP))
 		__sync_fetch_and_add(&lost, 1);
+}
+
+SEC("perf_event")
+int rp_prof_copy(struct bpf_perf_event_data *ctx)
+{
+	struct bpf_pidns_info ns;
+
+	if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns)) ||
+	    ns.tgid != target_tgid)
+		return 0;
+	put_copy(ns.pid, bpf_get_stackid(ctx, &stacks, 0), RP_PROF_ONCPU, 0);
 	return 0;
 }
 
@@ -144,8 +157,17 @@ int BPF_PROG(rp_prof_switch, bool preempt, struct task_struct *prev, struct task
 	    ns.tgid == target_tgid) {
 		struct rp_prof_start s = { .ts = now, .tid = ns.pid };
 
-		s.ustack = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
-		s.kstack = bpf_get_stackid(ctx, &stacks, 0);
+		if (dwarf) {
+			/* the copy goes to the ring now, its blocked time at the switch-in */
+			__u64 sq = __sync_fetch_and_add(&seq, 1) + 1;
+
+			s.ustack = (__s32)(__u32)sq;
+			s.kstack = (__s32)(__u32)(sq >> 32);
+			put_copy(ns.pid, bpf_get_stackid(ctx, &stacks, 0), RP_PROF_OUT, sq);
+		} else {
+			s.ustack = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+			s.kstack = bpf_get_stackid(ctx, &stacks, 0);
+		}
 		tid = prev->pid;
 		bpf_map_update_elem(&starts, &tid, &s, BPF_ANY);
 	}
@@ -153,8 +175,19 @@ int BPF_PROG(rp_prof_switch, bool preempt, struct task_struct *prev, struct task
 	struct rp_prof_start *s = bpf_map_lookup_elem(&starts, &tid);
 	if (!s)
 		return 0;
-	struct rp_prof_key k = { .tid = s->tid, .ustack = s->ustack, .kstack = s->kstack };
 	__u64 blocked = now - s->ts;
+
+	if (dwarf) {
+		struct rp_prof_copy in = { .tid = s->tid, .kind = RP_PROF_IN, .ns = blocked,
+					   .seq = (__u64)(__u32)s->ustack |
+						  (__u64)(__u32)s->kstack << 32 };
+
+		bpf_map_delete_elem(&starts, &tid);
+		if (bpf_ringbuf_output(&ring, &in, sizeof(in), BPF_RB_NO_WAKEUP))
+			__sync_fetch_and_add(&lost, 1);
+		return 0;
+	}
+	struct rp_prof_key k = { .tid = s->tid, .ustack = s->ustack, .kstack = s->kstack };
 	bpf_map_delete_elem(&starts, &tid);
 	add(&k, blocked);
 	return 0;

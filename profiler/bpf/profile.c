@@ -22,7 +22,7 @@
 _Static_assert(sizeof(struct rp_prof_key) == 16, "rp_prof_key is shared with BPF");
 _Static_assert(sizeof(struct rp_prof_val) == 16, "rp_prof_val is shared with BPF");
 _Static_assert(sizeof(struct rp_prof_start) == 24, "rp_prof_start is shared with BPF");
-_Static_assert(sizeof(struct rp_prof_copy) == 40, "rp_prof_copy is shared with BPF");
+_Static_assert(sizeof(struct rp_prof_copy) == 56, "rp_prof_copy is shared with BPF");
 
 /* DWARF mode: one distinct (thread, kernel stack, unwound user stack) and its count. */
 struct dstack {
@@ -31,6 +31,7 @@ struct dstack {
 	int32_t kstack;
 	uint32_t n;
 	uint64_t count;
+	uint64_t ns;		/* off-CPU: nanoseconds blocked */
 	uint64_t pcs[];
 };
 
@@ -45,6 +46,7 @@ struct bpf_prof {
 	struct ring_buffer *ring;
 	struct snapuw *uw;
 	struct u64map dstacks;	/* hash -> struct dstack chain */
+	struct u64map pending;	/* off-CPU: switch-out seq -> its struct dstack */
 	uint64_t copies, unwind_lost;
 };
 
@@ -87,7 +89,10 @@ static uint64_t stack_hash(uint32_t tid, int32_t kstack, const uint64_t *pcs, in
 	return h ? h : 1;
 }
 
-/* A copy from the ring: unwind it and count its stack. */
+/*
+ * A record from the ring: an on-CPU copy is unwound and counted; a switch-out's copy is
+ * unwound and waits for its switch-in, which counts it with the time blocked.
+ */
 static int on_copy(void *ctx, void *data, size_t size)
 {
 	struct bpf_prof *p = ctx;
@@ -98,6 +103,14 @@ static int on_copy(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*r) || size - sizeof(*r) < r->len)
 		return 0;
+	if (r->kind == RP_PROF_IN) {
+		d = u64map_del(&p->pending, r->seq);
+		if (d) {
+			d->count++;
+			d->ns += r->ns;
+		}
+		return 0;
+	}
 	struct snap sn = { r->ip, r->sp, r->bp, (const uint8_t *)(r + 1), r->len };
 
 	p->copies++;
@@ -118,6 +131,11 @@ static int on_copy(void *ctx, void *data, size_t size)
 		*d = (struct dstack){ .next = head, .tid = r->tid, .kstack = r->kstack,
 				      .n = (uint32_t)n };
 		memcpy(d->pcs, pcs, (size_t)n * sizeof(*pcs));
+	}
+	if (r->kind == RP_PROF_OUT) {
+		if (!r->seq || u64map_put(&p->pending, r->seq, d))
+			p->unwind_lost++;
+		return 0;
 	}
 	d->count++;
 	return 0;
@@ -160,14 +178,17 @@ int bpf_prof_open(const struct bpf_prof_opts *o, struct bpf_prof **out)
 	bpf_program__set_autoload(p->skel->progs.rp_prof_sample, !o->offcpu && !o->dwarf);
 	bpf_program__set_autoload(p->skel->progs.rp_prof_copy, !o->offcpu && o->dwarf);
 	bpf_program__set_autoload(p->skel->progs.rp_prof_switch, o->offcpu);
-	if (o->dwarf && !o->offcpu) {
+	if (o->dwarf) {
 		int ncpus = libbpf_num_possible_cpus();
 
+		p->skel->rodata->dwarf = 1;
 		p->skel->rodata->stack_copy = o->stack_copy ? o->stack_copy : RP_SS_STACK_DEFAULT;
 		err = ncpus > 0 ? bpf_map__set_max_entries(p->skel->maps.scratch, (__u32)ncpus)
 				: -ENODEV;
 		if (!err)
 			err = u64map_init(&p->dstacks, 1024);
+		if (!err)
+			err = u64map_init(&p->pending, 256);
 		if (!err)
 			err = snapuw_new_pid(o->pid, &p->uw);
 		if (err)
@@ -254,8 +275,10 @@ int bpf_prof_foreach(struct bpf_prof *p, int (*fn)(void *arg, const struct bpf_p
 			for (struct dstack *d = v0; d; d = d->next) {
 				struct bpf_prof_stack s = { .tid = d->tid, .user = d->pcs,
 							    .nuser = d->n, .kern = kern,
-							    .count = d->count };
+							    .count = d->count, .ns = d->ns };
 
+				if (!d->count)	/* still blocked at the stop */
+					continue;
 				s.nkern = read_stack(sfd, d->kstack, kern);
 				rc = fn(arg, &s);
 				if (rc)
@@ -309,6 +332,7 @@ void bpf_prof_free(struct bpf_prof *p)
 				free(d);
 			}
 		u64map_fini(&p->dstacks);
+		u64map_fini(&p->pending);	/* its stacks are in dstacks */
 	}
 	rp_profile__destroy(p->skel);
 	free(p->links);

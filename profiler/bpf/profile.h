@@ -7,9 +7,10 @@
  * switch-out (when it blocks, not when preempted) with its stacks and, at switch-in, adds
  * the nanoseconds blocked to those stacks. Stacks are frame-pointer walks by the kernel
  * (bpf_get_stackid), kept in a stack-trace map; user space reads and symbolizes them. In
- * DWARF mode (on-CPU) the program copies each sample's user registers and stack top into a
- * ring buffer instead, and user space unwinds the copies by the target's DWARF CFI
- * (profiler/unwind_snap.h), so code without frame pointers gives whole stacks too.
+ * DWARF mode the programs copy the user registers and stack top (of each sample, or of
+ * each blocking switch-out) into a ring buffer instead, and user space unwinds the copies by
+ * the target's DWARF CFI (profiler/unwind_snap.h), so code without frame pointers gives
+ * whole stacks too; a switch-in then adds the time blocked to its switch-out's stack.
  *
  * Fixed-width types only; profile.c asserts the sizes.
  */
@@ -37,21 +38,29 @@ struct rp_prof_val {
 	__u64 ns;		/* off-CPU: nanoseconds blocked */
 };
 
-/* DWARF mode: one on-CPU sample in the ring, then len bytes of user stack from sp. */
+/*
+ * DWARF mode, in the ring: an on-CPU sample, or a thread switching out blocked, with its
+ * registers and then len bytes of user stack from sp; or (no stack) the thread switching
+ * back in, which names the switch-out by its seq and gives the nanoseconds blocked.
+ */
+enum { RP_PROF_ONCPU, RP_PROF_OUT, RP_PROF_IN };
+
 struct rp_prof_copy {
 	__u32 tid;
 	__u32 len;
 	__u64 ip, sp, bp;	/* the user registers (at the kernel entry, in a system call) */
 	__s32 kstack;		/* kernel stack id in `stacks`, < 0 if none */
-	__u32 pad;
+	__u32 kind;		/* RP_PROF_ONCPU, _OUT or _IN */
+	__u64 seq;		/* _OUT, _IN: the switch-out */
+	__u64 ns;		/* _IN: nanoseconds blocked */
 };
 
 #define RP_PROF_RING_BYTES (16u << 20)
 
 struct rp_prof_start {		/* a thread switched out while blocked */
 	__u64 ts;
-	__s32 ustack;
-	__s32 kstack;
+	__s32 ustack;		/* DWARF mode: the low 32 bits of the switch-out's seq */
+	__s32 kstack;		/* DWARF mode: the high 32 bits */
 	__u32 tid;		/* in the caller's pid namespace */
 	__u32 pad;
 };
@@ -68,7 +77,7 @@ struct bpf_prof_opts {
 	pid_t pid;		/* the process (tgid) to profile */
 	unsigned hz;		/* on-CPU sampling rate per CPU */
 	bool offcpu;		/* off-CPU mode instead of on-CPU */
-	bool dwarf;		/* on-CPU: copy user stacks, unwind them by DWARF CFI here */
+	bool dwarf;		/* copy user stacks, unwind them by DWARF CFI here */
 	unsigned stack_copy;	/* dwarf: bytes copied per sample (0: RP_SS_STACK_DEFAULT) */
 	const char *btf_path;	/* NULL: /sys/kernel/btf/vmlinux */
 };
