@@ -15,6 +15,8 @@
 #include "profiler/unwind.h"
 #include "profiler/unwind_snap.h"
 
+#include <bpf/bpf.h>
+
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -77,6 +79,12 @@ static struct {
 	uint64_t bpf_short, truncated;	/* bpf-stack, at stop: see sampler_stats */
 	uint64_t capped;	/* bpf-stack: copies unwound to SAMPLER_MAX_DEPTH frames */
 	int aligned;		/* the eBPF engines' clocks in phase with the tick */
+	unsigned gen;		/* profiles started so far */
+	/* bpf-stack while it runs: the profile's number and its threads map (for a thread
+	 * found running at the start, which gives its labels' address at its first label);
+	 * 0 and -1 otherwise */
+	_Atomic unsigned label_gen;
+	_Atomic int tids_fd;
 	int evfd;		/* bpf-stack: wakes the collector at stop */
 	struct thr *thr[SAMPLER_MAX_THREADS];
 	_Atomic size_t nthr;
@@ -160,6 +168,8 @@ static uint64_t copy_top(void)
 	return hi;
 }
 static TLS const char *volatile tls_labels[SAMPLER_MAX_LABELS][2];
+/* bpf-stack: the profile (S.label_gen) for which this thread gave the program its labels */
+static TLS unsigned labels_pub;
 
 static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
 				  void *);
@@ -243,10 +253,33 @@ out:
 	errno = saved;
 }
 
+/*
+ * bpf-stack reads a thread's labels where the thread said they are when it registered
+ * itself; a thread that was running before the start was registered from outside, without
+ * them: it gives their address here, once per profile, with one bpf() call (no lock, no
+ * allocation). Its stack top stays unknown (0): its copies are read page by page.
+ */
+static void publish_labels(void)
+{
+	unsigned gen = atomic_load_explicit(&S.label_gen, memory_order_acquire);
+	int fd = atomic_load_explicit(&S.tids_fd, memory_order_relaxed);
+
+	if (!gen || labels_pub == gen || fd < 0)
+		return;
+	labels_pub = gen;
+	{
+		__u32 k = (__u32)gettid_cached();
+		struct rp_ss_thread v = { .labels = (uint64_t)(uintptr_t)&tls_labels };
+
+		bpf_map_update_elem(fd, &k, &v, BPF_EXIST);	/* only a registered thread */
+	}
+}
+
 void sampler_label_set(const char *key, const char *val)
 {
 	int free_slot = -1;
 
+	publish_labels();
 	for (int i = 0; i < SAMPLER_MAX_LABELS; i++) {
 		if (tls_labels[i][0] == key || (tls_labels[i][0] && !strcmp(tls_labels[i][0], key))) {
 			tls_labels[i][1] = val;
@@ -264,6 +297,7 @@ void sampler_label_set(const char *key, const char *val)
 
 const char *volatile *sampler_label_cell(const char *key)
 {
+	publish_labels();
 	for (int i = 0; i < SAMPLER_MAX_LABELS; i++) {
 		const char *k = tls_labels[i][0];
 
@@ -442,6 +476,7 @@ static int register_tid(pid_t tid)
 		if (tid == gettid_cached()) {
 			hi = copy_top();
 			labels = (uint64_t)(uintptr_t)&tls_labels;
+			labels_pub = S.gen;
 		}
 		rc = sbpf_add_thread(S.bpf, tid, labels, hi);
 		t->in_bpf = !rc;
@@ -654,6 +689,8 @@ static void atfork_child(void)
 	pthread_mutex_init(&S.lock, NULL);
 	my_tid = 0;	/* the parent thread's id, copied with the thread-local storage */
 	atomic_store(&guard_on, false);	/* the closes below are ours */
+	atomic_store(&S.label_gen, 0);
+	atomic_store(&S.tids_fd, -1);
 	if (!atomic_load(&S.running))
 		return;
 	atomic_store(&S.running, false);
@@ -755,6 +792,8 @@ int sampler_start(const struct sampler_opts *o)
 		   S.hz <= SAMPLER_TIMER_MAX_HZ ? SAMPLER_ENGINE_TIMER : SAMPLER_ENGINE_BPF_STACK;
 	S.samples = S.thread_errors = S.registered = S.bpf_failed = S.bpf_short = S.truncated = 0;
 	S.aligned = 0;
+	if (++S.gen == 0)
+		S.gen = 1;
 	S.capped = 0;
 	S.evfd = -1;
 	if (!S.key_made && pthread_key_create(&S.key, thread_gone) == 0)
@@ -786,6 +825,8 @@ int sampler_start(const struct sampler_opts *o)
 		if (rc)	/* not privileged, no BTF: a clock per thread instead */
 			S.engine = SAMPLER_ENGINE_PERF;
 	}
+	if (S.bpf && S.engine == SAMPLER_ENGINE_BPF_STACK)
+		atomic_store(&S.tids_fd, sbpf_tids_fd(S.bpf));
 	if (S.bpf) {
 		open_fds(fds_after);
 		for (size_t i = 0; i < FD_TABLE / 64; i++)
@@ -833,6 +874,8 @@ int sampler_start(const struct sampler_opts *o)
 	if (rc)
 		goto err;
 	atomic_store_explicit(&guard_on, true, memory_order_release);
+	if (S.engine == SAMPLER_ENGINE_BPF_STACK)
+		atomic_store_explicit(&S.label_gen, S.gen, memory_order_release);
 	return 0;
 err:
 	{
@@ -854,6 +897,8 @@ int sampler_stop(struct pprof_builder **out)
 	if (!atomic_load(&S.running))
 		return -EINVAL;
 	atomic_store(&guard_on, false);
+	atomic_store(&S.label_gen, 0);
+	atomic_store(&S.tids_fd, -1);
 	pthread_mutex_lock(&S.lock);
 	S.stopping = true;
 	n = atomic_load(&S.nthr);

@@ -276,6 +276,11 @@ int sbpf_add_thread(struct sbpf *s, pid_t tid, uint64_t labels, uint64_t stack_h
 	return bpf_map__update_elem(s->tids, &k, sizeof(k), &v, sizeof(v), BPF_ANY);
 }
 
+int sbpf_tids_fd(const struct sbpf *s)
+{
+	return s ? bpf_map__fd(s->tids) : -1;
+}
+
 void sbpf_remove_thread(struct sbpf *s, pid_t tid)
 {
 	__u32 k = (__u32)tid;

@@ -56,6 +56,9 @@ int sbpf_open(pid_t tgid, enum sbpf_mode mode, int signo, sbpf_sample_fn fn, voi
  */
 int sbpf_add_thread(struct sbpf *s, pid_t tid, uint64_t labels, uint64_t stack_hi);
 void sbpf_remove_thread(struct sbpf *s, pid_t tid);
+/* The threads map's descriptor (SBPF_STACK: tid -> struct rp_ss_thread), for a thread to
+ * publish its own labels with one bpf() call, no lock (sampler_label_set). */
+int sbpf_tids_fd(const struct sbpf *s);
 /* SBPF_STACK: passes the samples in the ring to fn; the number passed, or -errno. */
 int sbpf_consume(struct sbpf *s);
 /* SBPF_STACK: a descriptor that polls readable when the program asks for a consume. */

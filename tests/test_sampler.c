@@ -224,7 +224,8 @@ __attribute__((noinline)) static void *deep_worker(void *arg)
 
 static atomic_int early_go;
 
-/* Started before the sampler: registered from /proc/self/task, its stack top unknown. */
+/* Started before the sampler: registered from /proc/self/task, its stack top and its
+ * labels' address unknown until it sets a label. */
 __attribute__((noinline)) static void *early_worker(void *arg)
 {
 	(void)arg;
@@ -233,6 +234,8 @@ __attribute__((noinline)) static void *early_worker(void *arg)
 
 	while (!atomic_load(&early_go))
 		usleep(1000);
+	/* its first label: how bpf-stack learns where its labels are */
+	prof_label_set("phase", "early");
 	end = thread_cpu() + 0.3;
 	while (thread_cpu() < end)	/* not spin_for: the deep thread's leaf */
 		for (int i = 0; i < 100000; i++)
@@ -296,6 +299,8 @@ Test(sampler, bpf_stack_samples_system_calls_at_their_caller_and_cuts_deep_stack
 	 * so its stacks are whole down to start_thread */
 	early = samples_with(p, "early_worker");
 	cr_assert(early >= 240 && early <= 360, "early_worker in %lld samples", (long long)early);
+	cr_assert_geq(count_where(p, "phase", "early"), early * 9 / 10,
+		      "the labels of a thread running before the start");
 	cr_assert_geq(samples_with(p, "start_thread"), early + spin / 2);
 	cr_assert_eq(p->ncomments, 1);
 	/* the deep thread's stacks, and no other thread's (copies end above their outermost
