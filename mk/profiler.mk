@@ -74,9 +74,10 @@ $(B)/tests/fixtures/cpuwork-nofp: tests/fixtures/cpuwork.c
 
 # unwindcost links the unwinders alone (and libunwind, libdw), never sanitized: it measures.
 UNWIND_FIX_SRCS = tests/fixtures/unwindcost.c profiler/unwind.c profiler/unwind.h \
-	profiler/unwind_snap.c profiler/unwind_snap.h
+	profiler/unwind_snap.c profiler/unwind_snap.h profiler/symfind.c profiler/symfind.h
 UNWIND_FIX = $(CC) $(FIXTURE_CFLAGS) -I. $(1) -o $@ tests/fixtures/unwindcost.c \
-	profiler/unwind.c profiler/unwind_snap.c -lunwind -ldw -lelf -ldl -lpthread
+	profiler/unwind.c profiler/unwind_snap.c profiler/symfind.c -lunwind -ldw -lelf -ldl \
+	-lpthread
 
 $(B)/tests/fixtures/unwindcost-fp: $(UNWIND_FIX_SRCS)
 	$(call msg,CC,$@)

@@ -1,5 +1,6 @@
 /* symbolize — addresses to functions, files and lines with elfutils. See symbolize.h. */
 #include "profiler/symbolize.h"
+#include "profiler/symfind.h"
 #include "common/u64map.h"
 #include "profiler/symscope.h"
 #include "profiler/unwind.h"
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,7 +51,7 @@ struct unit {
 
 static char *debuginfo_path;
 static const Dwfl_Callbacks proc_callbacks = {
-	.find_elf = dwfl_linux_proc_find_elf,
+	.find_elf = sym_find_elf,
 	.find_debuginfo = dwfl_standard_find_debuginfo,
 	.debuginfo_path = &debuginfo_path,
 };
@@ -158,6 +160,7 @@ int sym_new(pid_t pid, struct symbolizer **out)
 		sym_free(s);
 		return -ENOMEM;
 	}
+	sym_find_elf_target(pid);
 	rc = dwfl_linux_proc_report(s->dwfl, pid);
 	if (rc) {
 		rc = rc > 0 ? -rc : -ESRCH;
@@ -512,7 +515,7 @@ void sym_index_stats(const struct symbolizer *s, uint64_t *indexed, uint64_t *wa
 
 int sym_lookup(struct symbolizer *s, uint64_t addr, struct sym_frame *frames, int max)
 {
-	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
+	Dwfl_Module *mod;
 	Dwarf_Die *cudie, *scopes = NULL;
 	Dwarf_Addr bias = 0;
 	Dwfl_Line *dl;
@@ -522,6 +525,8 @@ int sym_lookup(struct symbolizer *s, uint64_t addr, struct sym_frame *frames, in
 	GElf_Off off;
 	GElf_Sym sym;
 
+	sym_find_elf_target(s->pid);	/* 0 offline: paths as they are */
+	mod = dwfl_addrmodule(s->dwfl, addr);
 	if (max <= 0)
 		return 0;
 	if (!mod) {	/* no file maps it: generated code, named by its JIT if at all */

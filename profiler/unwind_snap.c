@@ -1,6 +1,7 @@
 /* unwind_snap — DWARF CFI unwinding of copied stacks. See unwind_snap.h. */
 #include "profiler/unwind_snap.h"
 #include "profiler/unwind.h"
+#include "profiler/symfind.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -48,7 +49,7 @@ struct snapuw {
 
 static char *debuginfo_path;
 static const Dwfl_Callbacks callbacks = {
-	.find_elf = dwfl_linux_proc_find_elf,
+	.find_elf = sym_find_elf,
 	.find_debuginfo = dwfl_standard_find_debuginfo,
 	.debuginfo_path = &debuginfo_path,
 };
@@ -83,6 +84,7 @@ static int report(struct snapuw *u)
 			u->exe_ino = st.st_ino;
 		}
 	}
+	sym_find_elf_target(u->pid);
 	rc = dwfl_linux_proc_report(u->dwfl, u->pid ? u->pid : getpid());
 	if (rc)
 		return rc > 0 ? -rc : -ESRCH;
@@ -347,6 +349,7 @@ int snapuw_unwind(struct snapuw *u, const struct snap *s, uint64_t *pcs, int max
 
 	if (max <= 0)
 		return 0;
+	sym_find_elf_target(u->pid);	/* the rows' lookups may open files */
 	/* objects loaded or unloaded since the last report: the rows may be stale */
 	if (!u->pid && u->gen != unwind_modules_generation())
 		report(u);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "profiler/pprof.h"
@@ -369,6 +370,50 @@ Test(bpf_profile, offcpu_dwarf_stacks_reach_the_blocked_threads_callers)
 	off = pprof_sample_type_index(p, "off_cpu");
 	rd = share_with(p, off, "__libc_read");
 	cr_assert_lt(share_with(p, off, "ponger"), rd / 2, "the frame-pointer walk found ponger");
+	pprof_free(p);
+	free(fx);
+	free(dir);
+}
+
+/*
+ * A process in its own mount namespace (a container's) runs a file that is not at that
+ * path in ours: profile opens its files through /proc/PID/root, for the names and for the
+ * DWARF walk. The fixture is copied into a tmpfs mounted in the new namespace only.
+ */
+Test(bpf_profile, names_and_stacks_of_a_process_in_another_mount_namespace)
+{
+	struct run_result r;
+	struct pprof_profile *p;
+	char *dir = tmpdir_new(), ns[4200], out[4200], err[256], *fx;
+
+	need_bpf();
+	if (!have_cmd("unshare"))
+		cr_skip_test("unshare (util-linux) is needed");
+	cr_assert(asprintf(&fx, "%s/tests/fixtures/cpushare-nofp", rp_build()) > 0);
+	snprintf(ns, sizeof(ns), "%s/ns", dir);
+	snprintf(out, sizeof(out), "%s/ns.pb.gz", dir);
+	cr_assert_eq(mkdir(ns, 0700), 0);
+	run_sh(&r, "unshare --mount --propagation private sh -c 'mount -t tmpfs none %s && "
+		   "cp %s %s/fx && exec %s/fx 2' >/dev/null & p=$!; i=0; "
+		   "while [ \"$(readlink /proc/$p/exe)\" != %s/fx ] && [ $i -lt 100 ]; do "
+		   "sleep 0.05; i=$((i+1)); done; "
+		   "[ -e %s/fx ] && echo visible; "
+		   "timeout 60 %s profile --pid $p --duration 1s --hz 499 -o %s; s=$?; wait $p; "
+		   "exit $s", ns, fx, ns, ns, ns, ns, rp_bin(), out);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert_null(strstr(r.out, "visible"), "the fixture's copy is visible from here");
+	run_result_fini(&r);
+	cr_assert_eq(pprof_read_file(out, &p, err, sizeof(err)), 0, "%s", err);
+	int cpu = pprof_sample_type_index(p, "cpu");
+	double b50 = share_with(p, cpu, "burn_50"), mn = share_with(p, cpu, "main");
+	double thr = share_with(p, cpu, "burn_30") + share_with(p, cpu, "burn_20");
+
+	/* a 1 s window of the three threads' run: the shares are the scheduler's, the names
+	 * and whole stacks are what counts */
+	cr_assert(b50 > 0.1 && thr > 0.1 && b50 + thr > 0.95, "burn_50 %.3f, burn_30+20 %.3f: "
+		  "the fixture unnamed?", b50, thr);
+	cr_assert_gt(mn, b50 - 0.03, "main %.3f, burn_50 %.3f: cut stacks", mn, b50);
+	cr_assert_gt(share_with(p, cpu, "start_thread"), thr - 0.03, "threads' stacks cut");
 	pprof_free(p);
 	free(fx);
 	free(dir);
