@@ -77,8 +77,29 @@ if [ -x "$cw" ]; then
 			echo "ps_$m $(awk -v c="$2" 'BEGIN { printf "%.0f", c * 999 }')"
 		done
 	done >> "$runs"
+	# off-CPU: a copy at every blocking switch (dwarf) against a stack id (fp), on two
+	# threads passing a byte through pipes (~120k blocking switches a run)
+	for i in 1 2 3 4 5; do
+		for m in bare fp dwarf; do
+			if [ $m = bare ]; then
+				set -- "$cw" 2 60000 pingpong
+			else
+				set -- "$rp" profile --offcpu --unwind $m -o "$po" -- "$cw" 2 60000 \
+					pingpong
+			fi
+			"$@" > "$po.out" 2>/dev/null
+			set -- $(tr ' ' '\n' < "$po.out" | sed -n 's/^ops=//p; s/^cpu_s=//p')
+			echo "o_$m $(awk -v o="$1" -v c="$2" 'BEGIN { printf "%.0f", o / c }')"
+		done
+	done >> "$runs"
 	rm -f "$po" "$po.out" "$po.times"
 	pb=$(med p_bare)
+	ob=$(med o_bare)
+	orow() {
+		t=$(med o_$1)
+		echo "| \`profile --offcpu --unwind $1\` | $t | $(awk -v a="$t" -v b="$ob" \
+			'BEGIN { printf "%.1f%%", (1 - a / b) * 100 }') |"
+	}
 	row() {
 		t=$(med p_$1); c=$(med pc_$1); n=$(med ps_$1)
 		echo "| \`profile --hz 999 --unwind $1\` | $t | $(awk -v a="$t" -v b="$pb" \
@@ -88,7 +109,13 @@ if [ -x "$cw" ]; then
 |---|---|---|---|---|
 | bare | $pb | - | - | - |
 $(row fp)
-$(row dwarf)"
+$(row dwarf)
+
+| \`cpuwork-nofp 2 60000 pingpong\`, medians of 5 | round trips per CPU-s of the target | target's overhead |
+|---|---|---|
+| bare | $ob | - |
+$(orow fp)
+$(orow dwarf)"
 fi
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 sh mk/perfdoc.sh bpf <<DOC

@@ -96,6 +96,18 @@ struct {
 } ring SEC(".maps");
 
 /*
+ * DWARF mode: where each thread's stack stops being readable, as the first page-by-page
+ * copy found it; later copies are one read up to there instead of a failed read and a
+ * read per page.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} tops SEC(".maps");
+
+/*
  * The current thread's user registers (saved at its entry to the kernel: a system call's
  * time lands on its caller) and stack top, into the ring; kstack from the caller.
  */
@@ -104,7 +116,7 @@ static __always_inline void put_copy(__u32 tid, __s32 kstack, __u32 kind, __u64 
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct copy_scratch *s = bpf_map_lookup_elem(&scratch, &cpu);
 	struct pt_regs *regs;
-	__u64 len;
+	__u64 len, *top;
 	int paged;
 
 	if (!s)
@@ -118,9 +130,15 @@ static __always_inline void put_copy(__u32 tid, __s32 kstack, __u32 kind, __u64 
 	s->r.sp = BPF_CORE_READ(regs, sp);
 	s->r.bp = BPF_CORE_READ(regs, bp);
 	s->r.kstack = kstack;
-	len = rp_ucopy(s->stack, s->r.sp, 0, stack_copy, &paged);
+	top = bpf_map_lookup_elem(&tops, &tid);
+	len = rp_ucopy(s->stack, s->r.sp, top ? *top : 0, stack_copy, &paged);
 	if (len > RP_SS_STACK_MAX)
 		return;
+	if (paged && len && len < stack_copy) {	/* stopped at the stack's readable end */
+		__u64 hi = s->r.sp + len;
+
+		bpf_map_update_elem(&tops, &tid, &hi, BPF_ANY);
+	}
 	s->r.len = (__u32)len;
 	/* the loader reads the ring every few tens of ms: no wake-ups */
 	if (bpf_ringbuf_output(&ring, s, sizeof(s->r) + len, BPF_RB_NO_WAKEUP))
