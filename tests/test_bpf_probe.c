@@ -165,7 +165,11 @@ Test(bpf_probe, percentiles_fall_within_the_stated_error)
 	}
 	cr_assert(num(p, "latency_ns", "max") <= lat[n - 1],
 		  "max %g above the fixture's %g", num(p, "latency_ns", "max"), lat[n - 1]);
-	cr_assert(num(p, "latency_ns", "max") > lat[n - 1] * 0.9);
+	/* not far below it either; against the 4th largest: a preemption between the fixture's
+	 * clock and the probe's entry or return makes the fixture's largest larger alone (a
+	 * run in CI once) */
+	cr_assert(num(p, "latency_ns", "max") > lat[n - 4] * 0.9, "max %g, the fixture's 4th "
+		  "largest %g", num(p, "latency_ns", "max"), lat[n - 4]);
 	cJSON_Delete(root);
 	run_result_fini(&r);
 }
