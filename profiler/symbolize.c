@@ -439,14 +439,18 @@ static int cmp_pm(const void *a, const void *b)
 /* /tmp/perf-PID.map: "START SIZE NAME" per line, hex, as perf reads it. */
 static void perfmap_load(struct symbolizer *s)
 {
-	char path[64], *line = NULL;
+	char path[96], *line = NULL;
 	size_t len = 0, cap = 0, seq = 0;
 	FILE *f;
 
 	s->pm_loaded = true;
 	if (!s->pid)
 		return;
+	/* another process's map is in its /tmp, under its pid in its own namespace */
 	snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)s->pid);
+	if (s->pid != getpid())
+		snprintf(path, sizeof(path), "/proc/%d/root/tmp/perf-%d.map", (int)s->pid,
+			 (int)sym_ns_pid(s->pid));
 	f = fopen(path, "re");
 	if (!f)
 		return;

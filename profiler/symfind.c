@@ -50,3 +50,28 @@ int sym_find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr
 	}
 	return fd;
 }
+
+pid_t sym_ns_pid(pid_t pid)
+{
+	char path[64], line[256];
+	pid_t r = pid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return pid;
+	while (fgets(line, sizeof(line), f)) {
+		const char *last;
+
+		if (strncmp(line, "NSpid:", 6))
+			continue;
+		line[strcspn(line, "\n")] = 0;
+		last = strrchr(line, '\t') ? strrchr(line, '\t') : strrchr(line, ' ');
+		if (last && atoi(last + 1) > 0)
+			r = (pid_t)atoi(last + 1);
+		break;
+	}
+	fclose(f);
+	return r;
+}

@@ -19,4 +19,8 @@ pid_t sym_find_elf_target(pid_t pid);
 int sym_find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
 		 char **file_name, Elf **elfp);
 
+/* pid as the process sees itself (the last field of NSpid in /proc/PID/status: its id in a
+ * container's pid namespace), else pid. */
+pid_t sym_ns_pid(pid_t pid);
+
 #endif

@@ -418,3 +418,63 @@ Test(bpf_profile, names_and_stacks_of_a_process_in_another_mount_namespace)
 	free(fx);
 	free(dir);
 }
+
+/*
+ * A container's process profiled from outside: in its own pid namespace (pid 1 there) and
+ * mount namespace (its own /tmp). The programs must match it by its namespace's ids, its
+ * JIT's perf map is read from its /tmp under its own pid, and the walk goes through the
+ * generated code by its frame pointer to the C caller and main. Before, no sample at all.
+ */
+Test(bpf_profile, a_containers_process_profiled_from_outside)
+{
+	struct run_result r;
+	struct pprof_profile *p;
+	char *dir = tmpdir_new(), out[4200], err[256];
+
+	need_bpf();
+	if (!have_cmd("unshare") || !have_cmd("pgrep"))
+		cr_skip_test("unshare and pgrep are needed");
+	snprintf(out, sizeof(out), "%s/ct.pb.gz", dir);
+	run_sh(&r, "(unshare --pid --fork --mount --propagation private sh -c 'mount -t tmpfs "
+		   "none /tmp && exec %s jit 3000' >/dev/null &); i=0; c=; "
+		   "while [ -z \"$c\" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); "
+		   "for q in $(pgrep -f '%s jit'); do grep -q 'NSpid:.*[0-9][[:space:]]1$' "
+		   "/proc/$q/status && c=$q; done; done; [ -n \"$c\" ] || exit 99; "
+		   "timeout 60 %s profile --pid $c --duration 1s --hz 499 -o %s", fixture, fixture,
+	       rp_bin(), out);
+	cr_assert_eq(r.status, 0, "status %d, stderr: %s", r.status, r.err);
+	run_result_fini(&r);
+	cr_assert_eq(pprof_read_file(out, &p, err, sizeof(err)), 0, "%s", err);
+	int cpu = pprof_sample_type_index(p, "cpu");
+	cr_assert_gt(total(p, cpu), 0.5e9, "%g ns sampled in 1 s of a busy process", total(p, cpu));
+	cr_assert_gt(share_with(p, cpu, "rp_jit_loop"), 0.8, "the JIT's name");
+	cr_assert_gt(share_with(p, cpu, "rp_fixture_jit_caller"), 0.8, "through the JIT frame");
+	cr_assert_gt(share_with(p, cpu, "main"), 0.8);
+	pprof_free(p);
+	free(dir);
+}
+
+/* The same program without namespaces, started by profile: its map is in our /tmp. */
+Test(bpf_profile, jit_code_is_named_from_the_perf_map)
+{
+	struct run_result r;
+	struct pprof_profile *p;
+	char *dir = tmpdir_new(), out[4200], err[256], map[64];
+	int pid = 0;
+
+	need_bpf();
+	snprintf(out, sizeof(out), "%s/jit.pb.gz", dir);
+	run_sh(&r, "timeout 60 %s profile --hz 499 -o %s -- %s jit 800", rp_bin(), out, fixture);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert(strstr(r.out, "jit ") && sscanf(strstr(r.out, "jit "), "jit %d", &pid) == 1,
+		  "%s", r.out);
+	run_result_fini(&r);
+	snprintf(map, sizeof(map), "/tmp/perf-%d.map", pid);
+	unlink(map);
+	cr_assert_eq(pprof_read_file(out, &p, err, sizeof(err)), 0, "%s", err);
+	int cpu = pprof_sample_type_index(p, "cpu");
+	cr_assert_gt(share_with(p, cpu, "rp_jit_loop"), 0.8);
+	cr_assert_gt(share_with(p, cpu, "rp_fixture_jit_caller"), 0.8);
+	pprof_free(p);
+	free(dir);
+}

@@ -6,6 +6,7 @@
 #include "profiler/bpf/profile.h"
 #include "profiler/bpf/bpfcommon.h"
 #include "profiler/bpf/stacksample.h"
+#include "profiler/symfind.h"
 #include "profiler/unwind_snap.h"
 #include "common/u64map.h"
 #include "profile.skel.h"
@@ -13,6 +14,7 @@
 #include <bpf/bpf.h>
 #include <errno.h>
 #include <linux/perf_event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -146,10 +148,28 @@ int bpf_prof_poll(struct bpf_prof *p)
 	return p->ring ? ring_buffer__consume(p->ring) : 0;
 }
 
+/*
+ * The programs match the target by bpf_get_ns_current_pid_tgid(), which answers only for
+ * a task whose own pid namespace is the one named: the target's namespace, then, and its
+ * tgid as seen there (a container's process, profiled from the host, is pid 1 or so in its
+ * own; the last field of NSpid in /proc/PID/status).
+ */
+static int target_ns(pid_t pid, struct stat *ns, pid_t *tgid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
+	if (stat(path, ns) < 0)
+		return -errno;
+	*tgid = sym_ns_pid(pid);
+	return 0;
+}
+
 int bpf_prof_open(const struct bpf_prof_opts *o, struct bpf_prof **out)
 {
 	struct bpf_prof *p;
 	struct stat ns;
+	pid_t tgid = 0;
 	int err;
 
 	*out = NULL;
@@ -165,11 +185,10 @@ int bpf_prof_open(const struct bpf_prof_opts *o, struct bpf_prof **out)
 		err = -errno ? -errno : -EINVAL;
 		goto err_free;
 	}
-	if (stat("/proc/self/ns/pid", &ns) < 0) {
-		err = -errno;
+	err = target_ns(o->pid, &ns, &tgid);
+	if (err)
 		goto err_free;
-	}
-	p->skel->rodata->target_tgid = (__u32)o->pid;
+	p->skel->rodata->target_tgid = (__u32)tgid;
 	p->skel->rodata->pidns_dev = (__u64)ns.st_dev;
 	p->skel->rodata->pidns_ino = (__u64)ns.st_ino;
 	struct bpf_program *oncpu = o->dwarf ? p->skel->progs.rp_prof_copy
