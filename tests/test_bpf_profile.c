@@ -435,13 +435,15 @@ Test(bpf_profile, a_containers_process_profiled_from_outside)
 	if (!have_cmd("unshare") || !have_cmd("pgrep"))
 		cr_skip_test("unshare and pgrep are needed");
 	snprintf(out, sizeof(out), "%s/ct.pb.gz", dir);
-	run_sh(&r, "(unshare --pid --fork --mount --propagation private sh -c 'mount -t tmpfs "
-		   "none /tmp && exec %s jit 3000' >/dev/null &); i=0; c=; "
-		   "while [ -z \"$c\" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); "
-		   "for q in $(pgrep -f '%s jit'); do grep -q 'NSpid:.*[0-9][[:space:]]1$' "
+	/* the fixture is opened before /tmp is covered (the build may live under /tmp) and run
+	 * through its descriptor */
+	run_sh(&r, "(unshare --pid --fork --mount --propagation private sh -c 'exec 3<%s && "
+		   "mount -t tmpfs none /tmp && exec /proc/self/fd/3 jit 3000' >/dev/null &); "
+		   "i=0; c=; while [ -z \"$c\" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); "
+		   "for q in $(pgrep -f 'fd/3 jit 3000'); do grep -q 'NSpid:.*[0-9][[:space:]]1$' "
 		   "/proc/$q/status && c=$q; done; done; [ -n \"$c\" ] || exit 99; "
-		   "timeout 60 %s profile --pid $c --duration 1s --hz 499 -o %s", fixture, fixture,
-	       rp_bin(), out);
+		   "timeout 60 %s profile --pid $c --duration 1s --hz 499 -o %s", fixture, rp_bin(),
+	       out);
 	cr_assert_eq(r.status, 0, "status %d, stderr: %s", r.status, r.err);
 	run_result_fini(&r);
 	cr_assert_eq(pprof_read_file(out, &p, err, sizeof(err)), 0, "%s", err);
