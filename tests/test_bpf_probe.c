@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tests/util.h"
@@ -428,4 +429,43 @@ Test(bpf_probe, times_usdt_start_end_pairs_exactly)
 	cr_assert_eq(r.status, 2);
 	cr_assert(strstr(r.err, "no USDT probe 'reconperf:nostart'"), "stderr: %s", r.err);
 	run_result_fini(&r);
+}
+
+/*
+ * A container's process whose libc is a file only its mount namespace has (a copy in a
+ * tmpfs mounted there, found through LD_LIBRARY_PATH): LIB:FN resolves through its maps to
+ * /proc/PID/root/..., the file it runs, which our namespace does not see at that path.
+ */
+Test(bpf_probe, probes_a_library_only_the_process_mount_namespace_has)
+{
+	struct run_result r;
+	char *dir, ns[4200], out[4200];
+
+	need_bpf();
+	if (!have_cmd("unshare") || !have_cmd("pgrep"))
+		cr_skip_test("unshare and pgrep are needed");
+	dir = tmpdir_new();
+	snprintf(ns, sizeof(ns), "%s/ns", dir);
+	snprintf(out, sizeof(out), "%s/p.json", dir);
+	cr_assert_eq(mkdir(ns, 0700), 0);
+	run_sh(&r, "(unshare --mount --propagation private sh -c 'mount -t tmpfs none %s && "
+		   "cp -L /lib/x86_64-linux-gnu/libc.so.6 %s/ && LD_LIBRARY_PATH=%s exec %s serve' "
+		   ">/dev/null &); i=0; c=; while [ -z \"$c\" ] && [ $i -lt 100 ]; do sleep 0.05; "
+		   "i=$((i+1)); for q in $(pgrep -f '%s serve'); do grep -q '%s/libc' "
+		   "/proc/$q/maps && c=$q; done; done; [ -n \"$c\" ] || exit 99; "
+		   "[ -e %s/libc.so.6 ] && echo visible; "
+		   "timeout 60 %s probe --pid $c --func libc:clock_nanosleep --duration 600ms "
+		   "--format json -o %s; rc=$?; kill $c; exit $rc", ns, ns, ns, fixture, fixture, ns,
+	       ns, rp_bin(), out);
+	cr_assert_eq(r.status, 0, "status %d, stderr: %s", r.status, r.err);
+	cr_assert_null(strstr(r.out, "visible"), "the copy is visible from here");
+	cJSON *root = load_json(out), *p = probe_of(root, "libc:clock_nanosleep");
+	const char *path = cJSON_GetObjectItem(p, "path")->valuestring;
+
+	cr_assert(strstr(path, "/root") && strstr(path, "/ns/libc.so.6"), "path %s", path);
+	cr_assert(num(p, "count", NULL) >= 50, "count %g: 1 ms sleeps for 600 ms",
+		  num(p, "count", NULL));
+	cJSON_Delete(root);
+	run_result_fini(&r);
+	free(dir);
 }

@@ -49,7 +49,13 @@ static int lib_from_maps(pid_t pid, const char *lib, char *path, size_t cap)
 			*nl = '\0';
 		base = strrchr(p, '/') + 1;
 		if (lib_matches(base, lib)) {
-			rc = copy_str(path, cap, p, strlen(p));
+			/* another process's file as it sees it: a container's mount namespace
+			 * has its own files at these paths */
+			if (pid != getpid())
+				rc = snprintf(path, cap, "/proc/%d/root%s", (int)pid, p) < (int)cap ?
+					     0 : -ENAMETOOLONG;
+			else
+				rc = copy_str(path, cap, p, strlen(p));
 			break;
 		}
 	}
