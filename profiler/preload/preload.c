@@ -156,7 +156,7 @@ static void exit_write(void)
 						  "_exit called from a signal handler?)\n";
 
 			if (write(2, msg, sizeof(msg) - 1) < 0)
-				return;
+				errno = 0;	/* nowhere left to say it */
 			return;
 		}
 	}
@@ -296,7 +296,7 @@ int close_range(unsigned lo, unsigned hi, int flags)
 
 void closefrom(int lo)
 {
-	close_range((unsigned)lo, ~0u, 0);
+	close_range(lo > 0 ? (unsigned)lo : 0, ~0u, 0);
 }
 
 __attribute__((constructor)) static void preload_init(void)
