@@ -92,7 +92,7 @@ int rp_profiler_stop_write(const char *path)
 {
 	struct pprof_builder *b;
 	struct sampler_stats st;
-	char note[320];
+	char note[400];
 	int64_t cpu;
 	int rc;
 
@@ -105,11 +105,11 @@ int rp_profiler_stop_write(const char *path)
 	snprintf(note, sizeof(note),
 		 "reconperf cpu profile: engine=%s hz=%d samples=%llu dropped=%llu threads=%llu "
 		 "thread_errors=%llu process_cpu_ns=%lld truncated=%llu stack_copy=%u "
-		 "tick_aligned_cpus=%d depth_capped=%llu", st.engine, st.hz,
+		 "tick_aligned_cpus=%d max_depth=%d depth_capped=%llu", st.engine, st.hz,
 		 (unsigned long long)st.samples, (unsigned long long)st.dropped,
 		 (unsigned long long)st.threads, (unsigned long long)st.thread_errors,
 		 (long long)cpu,
-		 (unsigned long long)st.truncated, st.stack_copy, st.aligned_cpus,
+		 (unsigned long long)st.truncated, st.stack_copy, st.aligned_cpus, st.max_depth,
 		 (unsigned long long)st.depth_capped);
 	rc = pprof_builder_add_comment(b, note);
 	if (!rc)

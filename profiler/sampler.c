@@ -77,7 +77,7 @@ static struct {
 	uint64_t bpf_failed;	/* their periods whose sample was lost (at stop) */
 	struct snapuw *snap;	/* bpf-stack: the unwinder of the copies (collector's) */
 	uint64_t bpf_short, truncated;	/* bpf-stack, at stop: see sampler_stats */
-	uint64_t capped;	/* bpf-stack: copies unwound to SAMPLER_MAX_DEPTH frames */
+	uint64_t capped;	/* bpf-stack: copies unwound to SAMPLER_COPY_MAX_DEPTH frames */
 	int aligned;		/* the eBPF engines' clocks in phase with the tick */
 	unsigned gen;		/* profiles started so far */
 	/* bpf-stack while it runs: the profile's number and its threads map (for a thread
@@ -568,7 +568,7 @@ static void on_copy(void *arg, const struct rp_ss_rec *r)
 	int64_t values[2] = { 1, (int64_t)S.period_ns };
 	struct snap sn = { r->ip, r->sp, r->bp, (const uint8_t *)(r + 1), r->len };
 	struct pprof_label_kv kv[SAMPLER_MAX_LABELS];
-	uint64_t pcs[SAMPLER_MAX_DEPTH];
+	uint64_t pcs[SAMPLER_COPY_MAX_DEPTH];
 	size_t nl = 0;
 	int n;
 
@@ -578,8 +578,8 @@ static void on_copy(void *arg, const struct rp_ss_rec *r)
 			kv[nl++] = (struct pprof_label_kv){ (const char *)(uintptr_t)r->labels[i],
 							    (const char *)(uintptr_t)r->labels[i + 1],
 							    0, NULL };
-	n = snapuw_unwind(S.snap, &sn, pcs, SAMPLER_MAX_DEPTH);
-	S.capped += n == SAMPLER_MAX_DEPTH;
+	n = snapuw_unwind(S.snap, &sn, pcs, SAMPLER_COPY_MAX_DEPTH);
+	S.capped += n == SAMPLER_COPY_MAX_DEPTH;
 	if (n && S.builder && pprof_builder_add(S.builder, pcs, (size_t)n, values, kv, nl) == 0)
 		S.samples++;
 }
@@ -972,6 +972,8 @@ void sampler_stats(struct sampler_stats *st)
 	st->dropped = S.bpf_failed;
 	st->truncated = S.truncated;
 	st->stack_copy = S.engine == SAMPLER_ENGINE_BPF_STACK ? S.stack_copy : 0;
+	st->max_depth = S.engine == SAMPLER_ENGINE_BPF_STACK ? SAMPLER_COPY_MAX_DEPTH :
+							       SAMPLER_MAX_DEPTH;
 	st->short_copies = S.bpf_short;
 	st->aligned_cpus = S.bpf ? sbpf_aligned(S.bpf) : S.aligned;
 	if (S.bpf) {

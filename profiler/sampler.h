@@ -52,6 +52,9 @@
 #include <stdint.h>
 
 #define SAMPLER_MAX_DEPTH 128
+/* bpf-stack keeps more: its frames are unwound off the thread, from the copy, not into a
+ * per-thread ring (CPython's imports run past 128 frames) */
+#define SAMPLER_COPY_MAX_DEPTH 512
 #define SAMPLER_RING_SLOTS 64
 #define SAMPLER_MAX_LABELS 4
 #define SAMPLER_MAX_THREADS 4096
@@ -82,7 +85,9 @@ struct sampler_stats {
 	uint32_t stack_copy;	/* bpf-stack: the copy's size; 0 for the other engines */
 	uint64_t short_copies;	/* bpf-stack: copies read page by page (stack top unknown) */
 	int aligned_cpus;	/* eBPF engines: CPUs whose clock is in phase with the tick */
-	uint64_t depth_capped;	/* samples whose stack went on past SAMPLER_MAX_DEPTH frames
+	int max_depth;		/* frames a sample keeps: SAMPLER_MAX_DEPTH, bpf-stack's
+				 * SAMPLER_COPY_MAX_DEPTH */
+	uint64_t depth_capped;	/* samples whose stack went on past max_depth frames
 				 * (or ended exactly there): the outermost frames are missing */
 	uint64_t threads;	/* threads ever sampled */
 	uint64_t thread_errors;	/* threads whose clock could not be set up */

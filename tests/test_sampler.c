@@ -245,21 +245,29 @@ __attribute__((noinline)) static void *early_worker(void *arg)
 }
 
 /* Samples (count) whose frames hold fn. */
-static int64_t samples_with(const struct pprof_profile *p, const char *fn)
+/* Samples (count) whose frames hold fn and, unless NULL, also `also`. */
+static int64_t samples_with_both(const struct pprof_profile *p, const char *fn,
+				 const char *also)
 {
-	const char *names[128];
+	static const char *names[1024];
 	int64_t n = 0;
 
 	for (size_t i = 0; i < p->nsamples; i++) {
-		size_t k = pprof_sample_frames(p, &p->samples[i], names, 128, NULL, NULL);
+		size_t k = pprof_sample_frames(p, &p->samples[i], names, 1024, NULL, NULL);
+		bool a = false, b = !also;
 
-		for (size_t j = 0; j < k; j++)
-			if (!strcmp(names[j], fn)) {
-				n += p->samples[i].values[0];
-				break;
-			}
+		for (size_t j = 0; j < k; j++) {
+			a |= !strcmp(names[j], fn);
+			b |= also && !strcmp(names[j], also);
+		}
+		n += a && b ? p->samples[i].values[0] : 0;
 	}
 	return n;
+}
+
+static int64_t samples_with(const struct pprof_profile *p, const char *fn)
+{
+	return samples_with_both(p, fn, NULL);
 }
 
 Test(sampler, bpf_stack_samples_system_calls_at_their_caller_and_cuts_deep_stacks,
@@ -294,7 +302,8 @@ Test(sampler, bpf_stack_samples_system_calls_at_their_caller_and_cuts_deep_stack
 	spin = samples_with(p, "spin_for");
 	cr_assert(spin >= 240 && spin <= 360, "spin_for in %lld samples", (long long)spin);
 	cr_assert_geq(samples_with(p, "deep"), spin * 9 / 10);
-	cr_assert_lt(samples_with(p, "deep_worker"), spin / 10);
+	/* (deep_worker tail-calls deep: the outermost frame to look for is start_thread) */
+	cr_assert_lt(samples_with_both(p, "spin_for", "start_thread"), spin / 10);
 	/* a thread that was running at the start: copied page by page up to its stack's end,
 	 * so its stacks are whole down to start_thread */
 	early = samples_with(p, "early_worker");
@@ -320,25 +329,51 @@ Test(sampler, bpf_stack_samples_system_calls_at_their_caller_and_cuts_deep_stack
 	free(path);
 }
 
+/* Profiles deep_worker (200 frames of ~256 bytes) under o; *spin: its samples. */
+static struct pprof_profile *profile_deep(const struct rp_profiler_opts *o, int64_t *spin)
+{
+	struct pprof_profile *p;
+	char err[256], *path = scratch("deep.pb.gz");
+	pthread_t b;
+
+	cr_assert_eq(rp_profiler_start(o), 0);
+	cr_assert_eq(pthread_create(&b, NULL, deep_worker, NULL), 0);
+	pthread_join(b, NULL);
+	cr_assert_eq(rp_profiler_stop_write(path), 0);
+	cr_assert_eq(pprof_read_file(path, &p, err, sizeof(err)), 0, "%s", err);
+	*spin = samples_with(p, "spin_for");
+	cr_assert_geq(*spin, 200, "spin_for in %lld samples", (long long)*spin);
+	cr_assert_eq(p->ncomments, 1);
+	free(path);
+	return p;
+}
+
 /* Stacks past SAMPLER_MAX_DEPTH frames: the leaf's 128 kept, the rest counted. */
 Test(sampler, stacks_past_the_frame_limit_are_counted, .timeout = 120)
 {
 	struct rp_profiler_opts o = { .hz = 1000, .engine = "perf" };
+	int64_t spin;
+	struct pprof_profile *p = profile_deep(&o, &spin);
+	const char *c = strstr(p->comments[0], "depth_capped=");
+
+	cr_assert(c && atoll(c + 13) >= spin * 9 / 10, "%s", p->comments[0]);
+	cr_assert(strstr(p->comments[0], "max_depth=128 "), "%s", p->comments[0]);
+	pprof_free(p);
+}
+
+/* bpf-stack unwinds off the thread and keeps up to 512 frames: the 200-frame recursion
+ * whole, with a copy large enough for its ~51 KiB */
+Test(sampler, bpf_stack_keeps_deeper_stacks_than_the_signal_engines, .timeout = 120)
+{
+	struct rp_profiler_opts o = { .hz = 1000, .engine = "bpf-stack", .stack_copy = 65536 };
 	struct pprof_profile *p;
-	char err[256], *path = scratch("capped.pb.gz");
-	const char *c;
-	pthread_t b;
 	int64_t spin;
 
-	cr_assert_eq(rp_profiler_start(&o), 0);
-	cr_assert_eq(pthread_create(&b, NULL, deep_worker, NULL), 0);	/* 200 frames */
-	pthread_join(b, NULL);
-	cr_assert_eq(rp_profiler_stop_write(path), 0);
-	cr_assert_eq(pprof_read_file(path, &p, err, sizeof(err)), 0, "%s", err);
-	spin = samples_with(p, "spin_for");
-	cr_assert_geq(spin, 200, "spin_for in %lld samples", (long long)spin);
-	c = strstr(p->comments[0], "depth_capped=");
-	cr_assert(c && atoll(c + 13) >= spin * 9 / 10, "%s", p->comments[0]);
+	if (!bpf_can_run())
+		cr_skip_test("eBPF cannot be loaded here (root and kernel BTF needed)");
+	p = profile_deep(&o, &spin);
+	cr_assert_geq(samples_with_both(p, "spin_for", "start_thread"), spin * 9 / 10,
+		      "cut stacks");
+	cr_assert(strstr(p->comments[0], "max_depth=512 depth_capped=0"), "%s", p->comments[0]);
 	pprof_free(p);
-	free(path);
 }

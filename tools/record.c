@@ -288,6 +288,7 @@ static void summary(const char *path, double cpu_s, int hz)
 	double profiled = -1;
 	long long cut = 0, dropped = 0, capped = 0, copy = 0;
 	char engine[32] = "";
+	int depth = SAMPLER_MAX_DEPTH;
 
 	for (size_t i = 0; i < p->nsamples; i++)
 		n += p->samples[i].values[0];
@@ -303,6 +304,8 @@ static void summary(const char *path, double cpu_s, int hz)
 			snprintf(engine, sizeof(engine), "%.*s", (int)strcspn(at + 7, " "), at + 7);
 		if ((at = strstr(p->comments[i], "stack_copy=")))
 			copy = strtoll(at + 11, NULL, 10);
+		if ((at = strstr(p->comments[i], "max_depth=")))
+			depth = atoi(at + 10);
 		if ((at = strstr(p->comments[i], "depth_capped=")))
 			capped = strtoll(at + 13, NULL, 10);
 	}
@@ -333,7 +336,7 @@ static void summary(const char *path, double cpu_s, int hz)
 			"64KiB' copies more, '--engine bpf' walks them whole\n", cut, copy / 1024);
 	if (capped > 0)
 		fprintf(stderr, "reconperf: record: %lld stacks reached %d frames, the most a sample "
-			"keeps: their outermost frames are missing\n", capped, SAMPLER_MAX_DEPTH);
+			"keeps: their outermost frames are missing\n", capped, depth);
 	pprof_free(p);
 }
 
