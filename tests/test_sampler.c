@@ -372,8 +372,11 @@ Test(sampler, bpf_stack_keeps_deeper_stacks_than_the_signal_engines, .timeout = 
 	if (!bpf_can_run())
 		cr_skip_test("eBPF cannot be loaded here (root and kernel BTF needed)");
 	p = profile_deep(&o, &spin);
+	cr_assert(strstr(p->comments[0], "max_depth=512 depth_capped=0"), "%s", p->comments[0]);
+#ifndef __SANITIZE_ADDRESS__	/* ASan's redzones around pad[] outgrow the 64 KiB copy */
+	cr_assert(strstr(p->comments[0], "truncated=0 "), "%s", p->comments[0]);
 	cr_assert_geq(samples_with_both(p, "spin_for", "start_thread"), spin * 9 / 10,
 		      "cut stacks");
-	cr_assert(strstr(p->comments[0], "max_depth=512 depth_capped=0"), "%s", p->comments[0]);
+#endif
 	pprof_free(p);
 }
