@@ -60,12 +60,16 @@ if [ -x "$cw" ]; then
 	po=$(mktemp)
 	ticks() { awk 'NR == 2 { split($1, u, "m"); split($2, s, "m");
 		printf "%.3f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }'; }
+	# fp3, dwarf3: the same walks on a run three times as long (what the profiler pays once
+	# against what it pays per sample)
 	for i in 1 2 3 4 5; do
-		for m in bare fp dwarf; do
+		for m in bare fp dwarf fp3 dwarf3; do
+			it=900000
+			case $m in *3) it=2700000 ;; esac
 			if [ $m = bare ]; then
-				set -- "$cw" 2 900000
+				set -- "$cw" 2 $it
 			else
-				set -- "$rp" profile --hz 999 --unwind $m -o "$po" -- "$cw" 2 900000
+				set -- "$rp" profile --hz 999 --unwind ${m%3} -o "$po" -- "$cw" 2 $it
 			fi
 			# `times` with a redirection, not in a pipe: a pipe's builtin runs in a
 			# subshell of its own, which has reaped nothing
@@ -101,13 +105,13 @@ if [ -x "$cw" ]; then
 			'BEGIN { printf "%.1f%%", (1 - a / b) * 100 }') |"
 	}
 	row() {
-		t=$(med p_$1); c=$(med pc_$1); n=$(med ps_$1)
+		t=$(med p_$1); c=$(med pc_$1); n=$(med ps_$1); n3=$(med ps_${1}3); c3=$(med pc_${1}3)
 		echo "| \`profile --hz 999 --unwind $1\` | $t | $(awk -v a="$t" -v b="$pb" \
-			'BEGIN { printf "%.1f%%", (1 - a / b) * 100 }') | $n | $c ms |"
+			'BEGIN { printf "%.1f%%", (1 - a / b) * 100 }') | $n | $c ms | $n3 | $c3 ms |"
 	}
-	prof_rows="| \`cpuwork-nofp 2 900000\`, medians of 5 | ops per CPU-s of the target | target's overhead | samples asked (CPU-s x 999) | profiler's CPU |
-|---|---|---|---|---|
-| bare | $pb | - | - | - |
+	prof_rows="| \`cpuwork-nofp 2 900000\`, medians of 5 | ops per CPU-s of the target | target's overhead | samples asked (CPU-s x 999) | profiler's CPU | samples asked, \`2 2700000\` | profiler's CPU, \`2 2700000\` |
+|---|---|---|---|---|---|---|
+| bare | $pb | - | - | - | - | - |
 $(row fp)
 $(row dwarf)
 
@@ -140,10 +144,10 @@ $prof_rows
 
 \`--unwind dwarf\` copies each sample's stack top (up to 32 KiB) into the ring, which the
 target pays inside the timer interrupt, and unwinds it in the profiler's process; \`fp\`
-walks frame pointers in the kernel and counts in a map. The profiler's CPU (in 10 ms
-ticks) is mostly what it pays once: loading the program, reading the target's objects,
-symbolizing; tripling the run (\`cpuwork-nofp 2 2700000\`, tried by hand) left it at
-~0.1-0.2 s for both walks.
+walks frame pointers in the kernel and counts in a map. The profiler's CPU (its process's,
+in 10 ms ticks: \`times\` after the run, less the target's own) against the samples asked
+on a run three times as long shows what it pays once (loading the program, reading the
+target's objects, symbolizing) and what it pays per sample (for dwarf, the unwinding).
 
 A function whose first instruction must be single-stepped (\`endbr64\` under
 \`-fcf-protection\`, \`lea\`, Go's stack check) costs $(awk -v a="$probed_ss" -v b="$plain_ss" \

@@ -62,6 +62,19 @@ static uint64_t now_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
+/* The file process pid runs (its /proc/PID/exe); unchanged when it cannot be read. */
+static void exe_of(pid_t pid, dev_t *dev, ino_t *ino)
+{
+	char exe[64];
+	struct stat st;
+
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
+	if (stat(exe, &st) == 0) {
+		*dev = st.st_dev;
+		*ino = st.st_ino;
+	}
+}
+
 static int report(struct snapuw *u)
 {
 	int rc;
@@ -74,16 +87,8 @@ static int report(struct snapuw *u)
 	if (!u->dwfl)
 		return -ENOMEM;
 	u->reported_ns = u->checked_ns = now_ns();
-	if (u->pid) {
-		char exe[64];
-		struct stat st;
-
-		snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)u->pid);
-		if (stat(exe, &st) == 0) {
-			u->exe_dev = st.st_dev;
-			u->exe_ino = st.st_ino;
-		}
-	}
+	if (u->pid)
+		exe_of(u->pid, &u->exe_dev, &u->exe_ino);
 	sym_find_elf_target(u->pid);
 	rc = dwfl_linux_proc_report(u->dwfl, u->pid ? u->pid : getpid());
 	if (rc)
@@ -230,8 +235,9 @@ static bool eval_cfa(const Dwarf_Op *ops, size_t n, uint64_t rsp, uint64_t rbp, 
 }
 
 /*
- * A CFA expression that comes to "register + constant" at this pc (the rows are per pc):
- * evaluated with each base register moved, it must move by the same amount.
+ * The CFA when it comes to "register + constant" at this pc (the rows are per pc): one
+ * DW_OP_breg, or an expression that, evaluated with each base register moved, moves by the
+ * same amount.
  */
 static void cfa_expr(struct row *r, const Dwarf_Op *ops, size_t n)
 {
@@ -276,23 +282,9 @@ static void lookup(struct snapuw *u, uint64_t pc, struct row *r)
 	if (!fr)
 		return;
 	r->base = CFA_NONE;
-	if (dwarf_frame_cfa(fr, &ops, &n) == 0 && n == 1) {
-		unsigned atom = ops[0].atom, reg = ~0u;
-		int64_t off = (int64_t)ops[0].number;
-
-		if (atom == DW_OP_bregx) {
-			reg = (unsigned)ops[0].number;
-			off = (int64_t)ops[0].number2;
-		} else if (atom >= DW_OP_breg0 && atom <= DW_OP_breg31) {
-			reg = atom - DW_OP_breg0;
-		}
-		if (reg == REG_RSP || reg == REG_RBP) {
-			r->base = reg == REG_RSP ? CFA_RSP : CFA_RBP;
-			r->cfa_off = (int32_t)off;
-		}
-	} else if (dwarf_frame_cfa(fr, &ops, &n) == 0 && n > 1) {
+	/* "%rsp or %rbp + offset", or an expression that comes to it at this pc (PLT stubs) */
+	if (dwarf_frame_cfa(fr, &ops, &n) == 0 && n)
 		cfa_expr(r, ops, n);
-	}
 	r->bp = (uint8_t)reg_rule(fr, REG_RBP, &r->bp_off);
 	r->ra = (uint8_t)reg_rule(fr, REG_RA, &r->ra_off);
 	free(fr);
@@ -333,12 +325,12 @@ static bool word(const struct snap *s, uint64_t addr, uint64_t *v)
 
 static void check_exec(struct snapuw *u)
 {
-	char exe[64];
-	struct stat st;
+	dev_t dev = u->exe_dev;
+	ino_t ino = u->exe_ino;
 
 	u->checked_ns = now_ns();
-	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)u->pid);
-	if (stat(exe, &st) == 0 && (st.st_dev != u->exe_dev || st.st_ino != u->exe_ino))
+	exe_of(u->pid, &dev, &ino);
+	if (dev != u->exe_dev || ino != u->exe_ino)
 		report(u);
 }
 

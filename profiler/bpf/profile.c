@@ -49,7 +49,7 @@ struct bpf_prof {
 	struct snapuw *uw;
 	struct u64map dstacks;	/* hash -> struct dstack chain */
 	struct u64map pending;	/* off-CPU: switch-out seq -> its struct dstack */
-	uint64_t copies, unwind_lost;
+	uint64_t unwind_lost;
 };
 
 static int attach_oncpu(struct bpf_prof *p, unsigned hz, struct bpf_program *prog)
@@ -115,7 +115,6 @@ static int on_copy(void *ctx, void *data, size_t size)
 	}
 	struct snap sn = { r->ip, r->sp, r->bp, (const uint8_t *)(r + 1), r->len };
 
-	p->copies++;
 	n = snapuw_unwind(p->uw, &sn, pcs, RP_PROF_MAX_DEPTH);
 	h = stack_hash(r->tid, r->kstack, pcs, n);
 	head = u64map_get(&p->dstacks, h);
