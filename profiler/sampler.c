@@ -923,6 +923,13 @@ int sampler_stop(struct pprof_builder **out)
 	S.duration_ns = (t1.tv_sec - S.t0.tv_sec) * 1000000000ll + (t1.tv_nsec - S.t0.tv_nsec);
 	pthread_mutex_lock(&S.lock);
 	drain_locked();
+	/* the next start registers every live thread anew: a record left with its tid would
+	 * pass for registered and its thread go unsampled (start, stop, start) */
+	n = atomic_load(&S.nthr);
+	for (size_t i = 0; i < n; i++) {
+		S.thr[i]->tid = 0;
+		S.thr[i]->gone = true;
+	}
 	pthread_mutex_unlock(&S.lock);
 	if (S.builder)
 		pprof_builder_set_duration(S.builder, S.duration_ns);

@@ -244,7 +244,6 @@ __attribute__((noinline)) static void *early_worker(void *arg)
 	return NULL;
 }
 
-/* Samples (count) whose frames hold fn. */
 /* Samples (count) whose frames hold fn and, unless NULL, also `also`. */
 static int64_t samples_with_both(const struct pprof_profile *p, const char *fn,
 				 const char *also)
@@ -268,6 +267,74 @@ static int64_t samples_with_both(const struct pprof_profile *p, const char *fn,
 static int64_t samples_with(const struct pprof_profile *p, const char *fn)
 {
 	return samples_with_both(p, fn, NULL);
+}
+
+/* ---- start, stop, start: threads alive through both profiles ---- */
+
+static atomic_int lived_go;	/* 0 wait, 1 spin, 2 return */
+
+__attribute__((noinline)) static void *lived_worker(void *arg)
+{
+	int g;
+
+	(void)arg;
+	while ((g = atomic_load(&lived_go)) != 2) {
+		if (g == 1)
+			spin_for(0.01);
+		else
+			usleep(1000);
+	}
+	return NULL;
+}
+
+/* A thread started before the first profile and the calling thread are in the second. */
+static void restart(const char *engine, int hz)
+{
+	struct rp_profiler_opts o = { .hz = hz, .engine = engine };
+	struct rp_profiler_stats st;
+	struct pprof_profile *p;
+	char err[256], *path = scratch("cpu.pb.gz");
+	pthread_t t;
+	int64_t lived, main_spin;
+
+	atomic_store(&lived_go, 0);
+	cr_assert_eq(pthread_create(&t, NULL, lived_worker, NULL), 0);
+	for (int round = 0; round < 3; round++) {
+		cr_assert_eq(rp_profiler_start(&o), 0, "round %d", round);
+		atomic_store(&lived_go, 1);
+		spin_for(0.25);
+		atomic_store(&lived_go, 0);
+		if (round < 2) {
+			cr_assert_eq(rp_profiler_stop(), 0);
+			continue;
+		}
+		cr_assert_eq(rp_profiler_stop_write(path), 0);
+	}
+	atomic_store(&lived_go, 2);
+	pthread_join(t, NULL);
+	rp_profiler_stats(&st);
+	cr_assert_geq(st.threads, 2, "threads %llu", (unsigned long long)st.threads);
+	cr_assert_eq(pprof_read_file(path, &p, err, sizeof(err)), 0, "%s", err);
+	lived = samples_with(p, "lived_worker");
+	main_spin = samples_with(p, "restart");
+	/* the main thread's 0.25 CPU-s: at least half of its samples, whatever the load */
+	cr_assert_geq(main_spin, hz / 8, "%s: the caller has %lld samples", st.engine,
+		      (long long)main_spin);
+	/* the worker got some CPU beside it (2 CPUs); before the fix it had none at all */
+	cr_assert_geq(lived, hz / 20, "%s: the earlier thread has %lld samples", st.engine,
+		      (long long)lived);
+	pprof_free(p);
+	free(path);
+}
+
+Test(sampler, a_second_start_samples_the_threads_of_the_first, .timeout = 120)
+{
+	restart("timer", 200);
+	restart("perf", 1000);
+	if (bpf_can_run()) {
+		restart("bpf", 1000);
+		restart("bpf-stack", 1000);
+	}
 }
 
 Test(sampler, bpf_stack_samples_system_calls_at_their_caller_and_cuts_deep_stacks,
