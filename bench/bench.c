@@ -20,6 +20,7 @@
 #include "bench/store.h"
 #include "bench/workload.h"
 #include "bench/workqueue.h"
+#include "reconperf/profiler.h"
 
 #define MAX_STUCK 20
 
@@ -948,4 +949,30 @@ out:
 	bench_run_free(br);
 	run_cleanup(&r);
 	return rc;
+}
+
+/* ---- profiler labels ---- */
+
+/* Twice per reconcile: one thread-local load and one store (see prof_label_cell). */
+static void label_phase(const char *phase)
+{
+	static __thread const char *volatile *cell;
+
+	if (!cell)
+		cell = prof_label_cell("phase");
+	if (cell)
+		*cell = phase;
+}
+
+static void label_worker(void *arg, unsigned worker)
+{
+	(void)worker;
+	prof_label_set("controller", arg);
+}
+
+void bench_hooks_label(struct bench_hooks *h, const char *controller)
+{
+	h->phase = label_phase;
+	h->ctrl.worker_start = label_worker;
+	h->ctrl.arg = (void *)controller;
 }

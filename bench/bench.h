@@ -45,6 +45,11 @@ struct bench_hooks {
 	const volatile int *interrupted;
 };
 
+/* Sets h's phase and worker-start hooks to label CPU samples (prof_label_set):
+ * controller=CONTROLLER on every worker, phase=reconcile|store|queue as it goes (what
+ * `bench --cpuprofile` does). CONTROLLER must outlive the run. */
+void bench_hooks_label(struct bench_hooks *h, const char *controller);
+
 /* Returns 0 with *out set, or -errno with a message in err (bad plugin, out of memory). */
 int bench_run(const struct scenario *sc, int repetition, const struct bench_hooks *hooks,
 	      struct bench_run **out, char *err, size_t errlen);

@@ -1,10 +1,14 @@
 #!/bin/sh
 # usage: mk/bench-cpuprof.sh [BUILD_DIR]
-# CPU profiler overhead, every configuration in the same run, interleaved round by round
-# (the order rotates each round), REPS rounds, medians:
-#   1. the bench workloads: `reconperf bench SCENARIOS --duration BENCH_DUR` bare, with
-#      `--cpuprofile F --hz N`, and with `--profiler gperftools` at the same rate;
-#      throughput = reconciles per CPU-second of the process over the run (bench's cpu_ns);
+# CPU profiler overhead:
+#   1. the bench workloads, the profiler switched on and off inside one run
+#      (tests/fixtures/profab): for each scenario and rate, AB_PROCS runs of AB_SECONDS,
+#      each a sequence of windows (100 ms settling, then AB_WIN x 100 ms measured), every
+#      configuration once per cycle in a rotating order; a window's throughput is its
+#      reconciles per CPU-second of the whole process. Run to run, a bench's throughput
+#      moves +-15% (where its threads land on the CPUs holds for the run), window to window
+#      +-5%: so the configurations are paired within a cycle of the same run, and the
+#      median's 95% confidence interval (order statistics) is given beside it;
 #   2. cpuwork-nofp: a CPU-bound 2-thread fixture with ~24-frame stacks built without
 #      frame pointers (every sample unwinds through libunwind), bare, under
 #      `reconperf record` and under gperftools' libprofiler; throughput = ops per
@@ -14,6 +18,7 @@
 #   4. sigcost: the clocks and signals alone (empty handler), per period;
 #   5. record's fixed cost: cpuwork-nofp with almost nothing to do (loading the preload
 #      library and its dependencies, the engine's set-up), its CPU minus the bare run's.
+# Parts 2-5 run REPS rounds, every configuration once a round in a rotating order.
 # CPU time, not wall time: the machine is shared, and the profiler's cost is CPU time.
 # The overhead is 1 - the median over rounds of profiled / unprofiled throughput (paired
 # within a round, so slow drifts of the machine cancel); "spread" is the 25th-75th
@@ -26,8 +31,11 @@ R=$B/reconperf
 REPS=${REPS:-9}
 ITERS=${ITERS:-1800000}	# ~3 CPU-s a run: record's fixed start cost is measured apart
 PING=${PING:-60000}
-BENCH_DUR=${BENCH_DUR:-1s}
 SCENARIOS=${SCENARIOS:-"noop backup replicaset"}
+AB_SECONDS=${AB_SECONDS:-40}
+AB_PROCS=${AB_PROCS:-3}
+AB_WIN=${AB_WIN:-4}
+PF=$B/tests/fixtures/profab
 GPERF=$(ls /usr/lib/x86_64-linux-gnu/libprofiler.so.0 2>/dev/null || true)
 W=$B/tests/fixtures/cpuwork-nofp
 S=$B/tests/fixtures/sigcost
@@ -37,7 +45,7 @@ smodes="none hrtimer perf timer"
 tmp=$(mktemp -d)
 trap '[ -n "${KEEP:-}" ] && echo "kept $tmp" >&2 || rm -rf "$tmp"' EXIT
 
-for f in "$R" "$W" "$S" "$B/libreconperf-preload.so"; do
+for f in "$R" "$W" "$S" "$PF" "$B/libreconperf-preload.so"; do
 	[ -e "$f" ] || { echo "bench-cpuprof: $f is missing: make B=$B all test-bins" >&2; exit 2; }
 done
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -45,14 +53,12 @@ load0=$(cut -d' ' -f1-3 /proc/loadavg)
 # configurations: bare, rp<Hz> (reconperf, default engine: posix-timer up to 100 Hz, above
 # it bpf-stack as root), rpbpf<Hz> (the signalling eBPF engine, bpf-cpu-clock), rpperf<Hz>
 # (forced per-thread perf events), gp<Hz> (gperftools)
-configs="bare rp100 rp1000 rpbpf1000 rpperf1000"
 # rpna<Hz>: the default engine with RECONPERF_NO_TICK_ALIGN=1 (clocks not put in phase with
 # the tick), to show what the alignment saves
 fconfigs="bare rp100 rp1000 rpna1000 rpbpf1000 rpperf1000 rp4000"	# 4000 Hz: the cost per sample
 pconfigs="bare rp100 rpperf100 rp1000 rpbpf1000 rpperf1000"
 sconfigs="bare rp100 rp1000 rpbpf1000 rpperf1000"
 if [ -n "$GPERF" ]; then
-	configs="$configs gp100 gp1000"
 	fconfigs="$fconfigs gp100 gp1000"
 	pconfigs="$pconfigs gp100 gp1000"
 fi
@@ -105,30 +111,68 @@ fx() {
 	echo "$ops $cpu ${n:-0} $e"
 }
 
-# bench run: config -> one "scenario reconciles/CPU-s" line per scenario
-bw() {
-	c=$1 hz=$(hz_of "$1")
-	set --
-	for s in $SCENARIOS; do set -- "$@" "scenarios/$s.yaml"; done
-	case $c in
-	bare) ;;
-	rpperf*) set -- "$@" --cpuprofile "$tmp/b.pb.gz" --hz "$hz" --engine perf ;;
-	rpbpf*) set -- "$@" --cpuprofile "$tmp/b.pb.gz" --hz "$hz" --engine bpf ;;
-	rp*) set -- "$@" --cpuprofile "$tmp/b.pb.gz" --hz "$hz" ;;
-	gp*) set -- "$@" --cpuprofile "$tmp/b.pb.gz" --hz "$hz" --profiler gperftools ;;
-	esac
-	"$R" bench "$@" --duration "$BENCH_DUR" -q --format json -o "$tmp/b.json" 2>/dev/null
-	case $c in
-	rp*) [ -s "$tmp/eng.b.$c" ] || engine_of "$tmp/b.pb.gz" > "$tmp/eng.b.$c" ;;
-	gp*) echo setitimer > "$tmp/eng.b.$c" ;;
-	esac
-	jq -r '.scenarios[] | "\(.name) \(.reconcile.count * 1e9 / .cpu_ns)"' "$tmp/b.json"
+# The A/B runs: profab's configurations at 100 and 1000 Hz (gperftools' rate is read once
+# a process: one rate a run). Lines "RUN CYCLE CONFIG RECONCILES CPU_NS WALL_NS SAMPLES
+# PROF_CPU_NS ENGINE" into $tmp/ab.SCENARIO.HZ.
+ab100="bare rp rp-perf"
+ab1000="bare rp rp-bpf rp-perf clocks"
+if [ -n "$GPERF" ]; then
+	ab100="$ab100 gperftools"
+	ab1000="$ab1000 gperftools"
+fi
+for s in $SCENARIOS; do
+	for hz in 100 1000; do
+		eval "cf=\$ab$hz"
+		for p in $(seq "$AB_PROCS"); do
+			"$PF" "scenarios/$s.yaml" "$AB_SECONDS" "$hz" "$AB_WIN" $(rotate "$cf" "$p") \
+				2>/dev/null | sed -n "s/^window /$p /p" >> "$tmp/ab.$s.$hz"
+			printf '.' >&2
+		done
+	done
+done
+
+# abstat FILE CONFIG REF FIELD -> "overhead lo hi n" in %: 1 - CONFIG's throughput / REF's
+# in the same cycle of the same run (FIELD 5: per CPU-second, 6: per wall second), the
+# median over the cycles and its 95% confidence interval by order statistics
+abstat() {
+	awk -v c="$2" -v r="$3" -v f="$4" '
+		function srt(v, n,   i, j, t) {
+			for (i = 2; i <= n; i++) {
+				t = v[i]
+				for (j = i - 1; j > 0 && v[j] > t; j--)
+					v[j + 1] = v[j]
+				v[j + 1] = t
+			}
+		}
+		{ k = $1 " " $2; if ($3 == c) a[k] = $4 / $f; if ($3 == r) b[k] = $4 / $f }
+		END {
+			for (k in a)
+				if (k in b && b[k] > 0)
+					x[++n] = a[k] / b[k]
+			if (!n) { print "- - - 0"; exit }
+			srt(x, n)
+			m = (n % 2) ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
+			j = int((n - 1.96 * sqrt(n)) / 2)
+			if (j < 1) j = 1
+			printf "%.2f %.2f %.2f %d\n", 100 * (1 - m), 100 * (1 - x[n + 1 - j]),
+				100 * (1 - x[j]), n
+		}' "$1"
+}
+
+# abcell FILE CONFIG REF: "median% [lo, hi]" per CPU-second
+abcell() {
+	set -- $(abstat "$1" "$2" "$3" 5)
+	echo "$1% [$2, $3]"
+}
+
+# verdict LO HI TARGET: where the interval lies against the target
+verdict() {
+	awk -v l="$1" -v h="$2" -v t="$3" 'BEGIN {
+		if (h < t) print "under " t "%"; else if (l > t) print "over " t "%";
+		else print "not resolved" }'
 }
 
 for r in $(seq "$REPS"); do
-	for c in $(rotate "$configs" "$r"); do
-		bw "$c" | while read -r s tp; do echo "$r $tp 0 0" >> "$tmp/bw.$s.$c"; done
-	done
 	for c in $(rotate "$sconfigs" "$r"); do
 		set -- $(fx "$c" 2 1000)
 		echo "$r $2" >> "$tmp/st.$c"
@@ -200,30 +244,73 @@ unwind_cost() { "$B/tests/fixtures/unwindcost-$1" 64 2000 ${2:-}; }
 
 {
 	echo "Measured $(date -u +%Y-%m-%d) by \`sh mk/bench-cpuprof.sh $B\` on $(nproc) vCPU"
-	echo "(kernel $(uname -r), HZ=250, shared: load average $load0 at the start,"
-	echo "$(cut -d' ' -f1-3 /proc/loadavg) at the end). REPS=$REPS rounds; in each round every"
-	echo "configuration runs once, in an order that rotates round by round. Throughput is work"
-	echo "per CPU-second of the whole process (the profiler's threads and signal handlers"
-	echo "included). Overhead = 1 - profiled / unprofiled throughput, the two runs of a round"
-	echo "paired, median over the rounds; spread = the 25th to 75th percentile of that per-round"
-	echo "overhead (how far the machine's noise moves it)."
+	echo "(kernel $(uname -r), HZ=250, no hardware PMU: every clock is an hrtimer; shared:"
+	echo "load average $load0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end)."
+	echo "Throughput is work per CPU-second of the whole process (the profiler's threads and"
+	echo "signal handlers included). Overhead = 1 - profiled / unprofiled throughput."
 	echo
-	echo "**Bench workloads**: \`reconperf bench scenarios/S.yaml --duration $BENCH_DUR\`, with"
-	echo "\`--cpuprofile F --hz N\` (reconperf, its default engine, \`--engine bpf\` or \`--engine perf\`) or"
-	echo "\`--cpuprofile F --hz N --profiler gperftools\`;"
-	echo "throughput = reconciles per CPU-second over the run (the report's \`cpu_ns\`)."
+	echo "**Bench workloads**, the profiler switched on and off inside one run"
+	echo "(\`tests/fixtures/profab scenarios/S.yaml $AB_SECONDS HZ $AB_WIN CONFIG...\`: the scenario's"
+	echo "workload with bench's label hooks, $AB_PROCS runs of ${AB_SECONDS} s per scenario and rate; a"
+	echo "window = 100 ms in which the profiler starts or stops, then $((AB_WIN * 100)) ms measured;"
+	echo "each cycle runs every configuration once, the order rotating). Separate runs of a bench"
+	echo "differ by +-15% (where its threads land on the 2 CPUs holds for a run), windows of one"
+	echo "run by +-5%: each configuration is paired with the unprofiled window of its cycle."
+	echo "Overhead = the median over the cycles, [its 95% confidence interval]."
+	echo "\"against gperftools\": 1 - reconperf's / gperftools'"
+	echo "throughput in the same cycle (negative: reconperf costs less). \"clocks alone\": the"
+	echo "per-CPU cpu-clock perf events the eBPF engines sample with, at the same rate, with no"
+	echo "program attached: the interrupts' own cost on this machine, under any sampler that"
+	echo "takes that many samples. Start and stop are outside the windows (record's fixed"
+	echo "cost, below)."
 	echo
-	echo "| scenario | profiler | engine | Hz | reconciles/CPU-s | overhead | spread |"
-	echo "|---|---|---|---|---|---|---|"
+	echo "| scenario | Hz | profiler | engine | samples / (CPU-s x Hz) | overhead [95% CI] | against gperftools [95% CI] | target |"
+	echo "|---|---|---|---|---|---|---|---|"
 	for s in $SCENARIOS; do
-		set -- $(stats "$tmp/bw.$s.bare" "$tmp/bw.$s.bare")
-		echo "| $s | none | - | - | $(printf %.0f "$1") | - | - |"
-		for c in $configs; do
-			[ "$c" = bare ] && continue
-			set -- $(stats "$tmp/bw.$s.bare" "$tmp/bw.$s.$c")
-			echo "| $s | $(label "$c") | $(cat "$tmp/eng.b.$c") | $(hz_of "$c") | $(printf %.0f "$1") | $(pct "$2") | $(spread "$3" "$4") |"
+		for hz in 100 1000; do
+			f=$tmp/ab.$s.$hz
+			tp=$(awk '$3 == "bare" { v[++n] = $4 / $5 * 1e9 } END {
+				for (i = 2; i <= n; i++) { t = v[i]; for (j = i - 1; j > 0 && v[j] > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
+				printf "%.0f", (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }' "$f")
+			echo "| $s | $hz | none ($tp reconciles/CPU-s) | - | - | - | - | - |"
+			eval "cf=\$ab$hz"
+			for c in $cf; do
+				[ "$c" = bare ] && continue
+				eng=$(awk -v c="$c" '$3 == c { print $9; exit }' "$f")
+				cov=$(awk -v c="$c" -v h="$hz" '$3 == c { n += $7; t += $8 } END {
+					if (n) printf "%.1f%%", 100 * n / (t / 1e9 * h); else printf "-" }' "$f")
+				set -- $(abstat "$f" "$c" bare 5)
+				o="$1% [$2, $3]"
+				lo=$2 hi=$3
+				g=- v=-
+				case $c in
+				rp*)
+					[ -n "$GPERF" ] && g=$(abcell "$f" "$c" gperftools)
+					v=$(verdict "$lo" "$hi" "$([ "$hz" = 100 ] && echo 1 || echo 3)") ;;
+				esac
+				case $c in
+				rp) who="reconperf" ;;
+				rp-*) who="reconperf --engine ${c#rp-}" ;;
+				clocks) who="clocks alone" ;;
+				*) who=$c ;;
+				esac
+				echo "| $s | $hz | $who | $eng | $cov | $o | $g | $v |"
+			done
 		done
 	done
+	pair=$("$PF" labelcost 20000000 | sed -n 's/^labelcost pair_ns=//p')
+	echo
+	echo "The label hooks (\`controller\` and \`phase\`, what \`bench --cpuprofile\` adds) run in"
+	echo "every window, unprofiled ones too: a reconcile pays their two calls, $pair ns"
+	echo "(\`profab labelcost\`), plus two per API call it makes. On noop's cheapest reconciles that"
+	echo "is $(awk -v p="$pair" -v f="$tmp/ab.noop.100" 'BEGIN {
+		while ((getline l < f) > 0) { split(l, x, " "); if (x[3] == "bare") { n += x[4]; c += x[5] } }
+		printf "%.2f%%", c ? 100 * p * n / c : 0 }') of the unprofiled CPU time, to add to noop's rows above."
+	echo
+	echo "The tables below: REPS=$REPS rounds, in each round every configuration runs once (a"
+	echo "process each), in an order that rotates round by round; overhead = the median over the"
+	echo "rounds of the round's profiled run against its unprofiled run; spread = the 25th to"
+	echo "75th percentile of that per-round overhead (how far the machine's noise moves it)."
 	echo
 	echo "**CPU-bound fixture**: \`cpuwork-nofp 2 $ITERS\` (2 threads, ~24-frame stacks, built"
 	echo "without frame pointers: every sample is unwound by DWARF CFI, libunwind in the handler for"

@@ -89,4 +89,14 @@ $(B)/tests/fixtures/unwindcost-nofp: $(UNWIND_FIX_SRCS)
 	@mkdir -p $(@D)
 	$(Q)$(call UNWIND_FIX,-fomit-frame-pointer)
 
+# profab: the profiler switched on and off window by window inside one bench run; linked
+# as reconperf is (the whole library: it wraps pthread_create), built as reconperf is.
+CPU_FIXTURES += $(B)/tests/fixtures/profab
+
+$(B)/tests/fixtures/profab: tests/fixtures/profab.c $(B)/libreconperf.a
+	$(call msg,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic -o $@ $< -Wl,--whole-archive $(LIB) \
+		-Wl,--no-whole-archive $(LDLIBS)
+
 TEST_BINS_EXTRA += $(CPU_FIXTURES) $(PRELOAD_SO)

@@ -359,23 +359,6 @@ static int run_one(const struct bench_cli *c, const struct scenario *sc, int k,
 	return rc;
 }
 
-/* Twice per reconcile: one thread-local load and one store (see prof_label_cell). */
-static void set_phase(const char *phase)
-{
-	static __thread const char *volatile *cell;
-
-	if (!cell)
-		cell = prof_label_cell("phase");
-	if (cell)
-		*cell = phase;
-}
-
-static void label_worker(void *arg, unsigned worker)
-{
-	(void)worker;
-	prof_label_set("controller", arg);
-}
-
 static int start_cpu_profiler(struct bench_cli *c)
 {
 	int rc;
@@ -557,9 +540,7 @@ int cmd_bench(int argc, char **argv)
 			if (alloc_available())
 				hooks.alloc_counters = alloc_thread_counters;
 			if (c.cpuprofile && !c.gperftools) {
-				hooks.phase = set_phase;
-				hooks.ctrl.worker_start = label_worker;
-				hooks.ctrl.arg = (void *)workload_find(scs[i].workload)->name;
+				bench_hooks_label(&hooks, workload_find(scs[i].workload)->name);
 			}
 			if (!c.quiet && cli_progress_enabled()) {
 				hooks.progress = progress;
