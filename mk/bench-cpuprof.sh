@@ -32,8 +32,8 @@ REPS=${REPS:-9}
 ITERS=${ITERS:-1800000}	# ~3 CPU-s a run: record's fixed start cost is measured apart
 PING=${PING:-60000}
 SCENARIOS=${SCENARIOS:-"noop backup replicaset"}
-AB_SECONDS=${AB_SECONDS:-40}
-AB_PROCS=${AB_PROCS:-3}
+AB_SECONDS=${AB_SECONDS:-60}
+AB_PROCS=${AB_PROCS:-4}
 AB_WIN=${AB_WIN:-4}
 PF=$B/tests/fixtures/profab
 GPERF=$(ls /usr/lib/x86_64-linux-gnu/libprofiler.so.0 2>/dev/null || true)
@@ -62,6 +62,19 @@ if [ -n "$GPERF" ]; then
 	fconfigs="$fconfigs gp100 gp1000"
 	pconfigs="$pconfigs gp100 gp1000"
 fi
+
+# awk functions the statistics share: srt (insertion sort of v[1..n]) and med (median)
+AWKLIB='
+function srt(v, n,   i, j, t) {
+	for (i = 2; i <= n; i++) {
+		t = v[i]
+		for (j = i - 1; j > 0 && v[j] > t; j--)
+			v[j + 1] = v[j]
+		v[j + 1] = t
+	}
+}
+function med(v, n) { return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }
+'
 
 hz_of() { echo "$1" | tr -dc 0-9; }
 
@@ -135,15 +148,7 @@ done
 # in the same cycle of the same run (FIELD 5: per CPU-second, 6: per wall second), the
 # median over the cycles and its 95% confidence interval by order statistics
 abstat() {
-	awk -v c="$2" -v r="$3" -v f="$4" '
-		function srt(v, n,   i, j, t) {
-			for (i = 2; i <= n; i++) {
-				t = v[i]
-				for (j = i - 1; j > 0 && v[j] > t; j--)
-					v[j + 1] = v[j]
-				v[j + 1] = t
-			}
-		}
+	awk -v c="$2" -v r="$3" -v f="$4" "$AWKLIB"'
 		{ k = $1 " " $2; if ($3 == c) a[k] = $4 / $f; if ($3 == r) b[k] = $4 / $f }
 		END {
 			for (k in a)
@@ -151,7 +156,7 @@ abstat() {
 					x[++n] = a[k] / b[k]
 			if (!n) { print "- - - 0"; exit }
 			srt(x, n)
-			m = (n % 2) ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
+			m = med(x, n)
 			j = int((n - 1.96 * sqrt(n)) / 2)
 			if (j < 1) j = 1
 			printf "%.2f %.2f %.2f %d\n", 100 * (1 - m), 100 * (1 - x[n + 1 - j]),
@@ -168,7 +173,7 @@ abcell() {
 # verdict LO HI TARGET: where the interval lies against the target
 verdict() {
 	awk -v l="$1" -v h="$2" -v t="$3" 'BEGIN {
-		if (h < t) print "under " t "%"; else if (l > t) print "over " t "%";
+		if (l == "-") print "-"; else if (h < t) print "under " t "%"; else if (l > t) print "over " t "%";
 		else print "not resolved" }'
 }
 
@@ -204,16 +209,7 @@ echo >&2
 stats() {
 	sort -k1,1 "$1" > "$tmp/a"
 	sort -k1,1 "$2" > "$tmp/b"
-	join "$tmp/a" "$tmp/b" | awk '
-		function srt(v, n,   i, j, t) {
-			for (i = 2; i <= n; i++) {
-				t = v[i]
-				for (j = i - 1; j > 0 && v[j] > t; j--)
-					v[j + 1] = v[j]
-				v[j + 1] = t
-			}
-		}
-		function med(v, n) { return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }
+	join "$tmp/a" "$tmp/b" | awk "$AWKLIB"'
 		function q(v, n, p,   x, i) {
 			x = 1 + (n - 1) * p
 			i = int(x)
@@ -264,14 +260,19 @@ unwind_cost() { "$B/tests/fixtures/unwindcost-$1" 64 2000 ${2:-}; }
 	echo "takes that many samples. Start and stop are outside the windows (record's fixed"
 	echo "cost, below)."
 	echo
+	echo "Samples / (CPU-s x Hz) counts from each start to its stop: the per-thread clocks"
+	echo "(posix-timer, perf-task-clock) restart from zero at every start, so a thread with less"
+	echo "than a period of CPU in a window gives none (replicaset: ~0.1 CPU over a dozen"
+	echo "threads); over a whole run they lose at most a period per thread. gperftools' count is"
+	echo "its \`samples_gathered\`."
+	echo
 	echo "| scenario | Hz | profiler | engine | samples / (CPU-s x Hz) | overhead [95% CI] | against gperftools [95% CI] | target |"
 	echo "|---|---|---|---|---|---|---|---|"
 	for s in $SCENARIOS; do
 		for hz in 100 1000; do
 			f=$tmp/ab.$s.$hz
-			tp=$(awk '$3 == "bare" { v[++n] = $4 / $5 * 1e9 } END {
-				for (i = 2; i <= n; i++) { t = v[i]; for (j = i - 1; j > 0 && v[j] > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
-				printf "%.0f", (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }' "$f")
+			tp=$(awk "$AWKLIB"'$3 == "bare" { v[++n] = $4 / $5 * 1e9 }
+				END { srt(v, n); printf "%.0f", med(v, n) }' "$f")
 			echo "| $s | $hz | none ($tp reconciles/CPU-s) | - | - | - | - | - |"
 			eval "cf=\$ab$hz"
 			for c in $cf; do
@@ -360,16 +361,7 @@ unwind_cost() { "$B/tests/fixtures/unwindcost-$1" 64 2000 ${2:-}; }
 	sort -k1,1 "$tmp/sc.none" > "$tmp/a"
 	for m in hrtimer perf timer; do
 		sort -k1,1 "$tmp/sc.$m" > "$tmp/b"
-		join "$tmp/a" "$tmp/b" | awk -v m="$m" -v hz="$SHZ" '
-			function srt(v, n,   i, j, t) {
-				for (i = 2; i <= n; i++) {
-					t = v[i]
-					for (j = i - 1; j > 0 && v[j] > t; j--)
-						v[j + 1] = v[j]
-					v[j + 1] = t
-				}
-			}
-			function med(v, n) { return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }
+		join "$tmp/a" "$tmp/b" | awk -v m="$m" -v hz="$SHZ" "$AWKLIB"'
 			{ n++; d[n] = $4 - $2; c[n] = $2; s[n] = $5 }
 			END {
 				srt(d, n); srt(c, n); srt(s, n)
@@ -411,8 +403,8 @@ unwind_cost() { "$B/tests/fixtures/unwindcost-$1" 64 2000 ${2:-}; }
 		[ "$c" = bare ] && continue
 		sort -k1,1 "$tmp/st.bare" > "$tmp/a"
 		sort -k1,1 "$tmp/st.$c" > "$tmp/b"
-		d=$(join "$tmp/a" "$tmp/b" | awk '{ print ($3 - $2) * 1e3 }' | sort -n |
-			awk '{ v[NR] = $1 } END { printf "%.1f ms", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+		d=$(join "$tmp/a" "$tmp/b" | awk "$AWKLIB"'{ v[NR] = ($3 - $2) * 1e3 }
+			END { srt(v, NR); printf "%.1f ms", med(v, NR) }')
 		echo "| $(label "$c") | $(cat "$tmp/eng.$c") | $(hz_of "$c") | $d |"
 	done
 } > "$tmp/section"
