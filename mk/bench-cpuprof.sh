@@ -53,9 +53,9 @@ load0=$(cut -d' ' -f1-3 /proc/loadavg)
 # configurations: bare, rp<Hz> (reconperf, default engine: posix-timer up to 100 Hz, above
 # it bpf-stack as root), rpbpf<Hz> (the signalling eBPF engine, bpf-cpu-clock), rpperf<Hz>
 # (forced per-thread perf events), gp<Hz> (gperftools)
-# rpna<Hz>: the default engine with RECONPERF_NO_TICK_ALIGN=1 (clocks not put in phase with
-# the tick), to show what the alignment saves
-fconfigs="bare rp100 rp1000 rpna1000 rpbpf1000 rpperf1000 rp4000"	# 4000 Hz: the cost per sample
+# rpal<Hz>: the default engine with RECONPERF_TICK_ALIGN=1 (the exact period, clocks put in
+# phase with the tick), to show what the alignment would save
+fconfigs="bare rp100 rp1000 rpal1000 rpbpf1000 rpperf1000 rp4000"	# 4000 Hz: the cost per sample
 pconfigs="bare rp100 rpperf100 rp1000 rpbpf1000 rpperf1000"
 sconfigs="bare rp100 rp1000 rpbpf1000 rpperf1000"
 if [ -n "$GPERF" ]; then
@@ -104,13 +104,13 @@ fx() {
 	bare) out=$("$W" "$@"); n=0 e=- ;;
 	rp*)
 		eng=""
-		na=""
+		al=""
 		case $c in
 		rpperf*) eng="--engine perf" ;;
 		rpbpf*) eng="--engine bpf" ;;
-		rpna*) na=1 ;;
+		rpal*) al=1 ;;
 		esac
-		out=$(RECONPERF_NO_TICK_ALIGN=$na "$R" record -o "$tmp/r.pb.gz" --hz "$hz" $eng -- "$W" "$@" 2>"$tmp/err")
+		out=$(RECONPERF_TICK_ALIGN=$al "$R" record -o "$tmp/r.pb.gz" --hz "$hz" $eng -- "$W" "$@" 2>"$tmp/err")
 		n=$(sed -n 's/.*: \([0-9]*\) samples.*/\1/p' "$tmp/err")
 		e=$(engine_of "$tmp/r.pb.gz") ;;
 	gp*)
@@ -230,7 +230,7 @@ label() {
 	bare) echo "none" ;;
 	rpperf*) echo "reconperf --engine perf" ;;
 	rpbpf*) echo "reconperf --engine bpf" ;;
-	rpna*) echo "reconperf, RECONPERF_NO_TICK_ALIGN=1" ;;
+	rpal*) echo "reconperf, RECONPERF_TICK_ALIGN=1" ;;
 	rp*) echo "reconperf" ;;
 	gp*) echo "gperftools" ;;
 	esac

@@ -790,6 +790,19 @@ int sampler_start(const struct sampler_opts *o)
 	 * load it (nothing per context switch either), else per-thread perf events */
 	S.engine = o && o->engine ? o->engine :
 		   S.hz <= SAMPLER_TIMER_MAX_HZ ? SAMPLER_ENGINE_TIMER : SAMPLER_ENGINE_BPF_STACK;
+	/*
+	 * The eBPF engines' clocks belong to the CPUs and tick in wall time: at exactly 1/hz
+	 * they alias with work paced on a grid of milliseconds (a 2 ms churn sampled every
+	 * 1 ms is seen at one phase for the whole run: always inside its bursts or never,
+	 * 18.6% to 270% of its CPU time). A period 1/331 longer (1000 Hz: 1.003 ms) slides
+	 * 3 us a period against such a grid and sweeps a millisecond in a third of a second.
+	 * Each sample still weighs its period. RECONPERF_TICK_ALIGN=1 keeps the exact period
+	 * and puts the clocks in phase with the tick instead (cheaper: a period in four shares
+	 * the tick's interrupt), at the price of that aliasing.
+	 */
+	if ((S.engine == SAMPLER_ENGINE_BPF_STACK || S.engine == SAMPLER_ENGINE_BPF) &&
+	    !sbpf_tick_align_asked())
+		S.period_ns += S.period_ns / 331;
 	S.samples = S.thread_errors = S.registered = S.bpf_failed = S.bpf_short = S.truncated = 0;
 	S.aligned = 0;
 	if (++S.gen == 0)

@@ -181,14 +181,20 @@ static void *align_main(void *arg)
 	return NULL;
 }
 
-/* Puts the clocks in phase with the tick, where the tick's grid can be read. */
+bool sbpf_tick_align_asked(void)
+{
+	const char *on = getenv("RECONPERF_TICK_ALIGN");
+
+	return on && *on && strcmp(on, "0");
+}
+
+/* Puts the clocks in phase with the tick, where asked and the tick's grid can be read. */
 static void align_clocks(struct sbpf *s, uint64_t period)
 {
-	const char *off = getenv("RECONPERF_NO_TICK_ALIGN");
 	struct aligner a = { s, period, -1 };
 	pthread_t th;
 
-	if (off && *off && strcmp(off, "0"))
+	if (!sbpf_tick_align_asked())
 		return;
 	a.grid = tick_grid();
 	if (a.grid < 0)

@@ -30,6 +30,7 @@
 #ifndef RECONPERF_SAMPLER_BPF_H
 #define RECONPERF_SAMPLER_BPF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -71,9 +72,11 @@ int sbpf_ring_fd(const struct sbpf *s);
 void sbpf_counts(const struct sbpf *s, uint64_t *taken, uint64_t *lost, uint64_t *short_copy);
 /*
  * How many CPUs' clocks sbpf_open() put in phase with the kernel's tick (the periods that
- * fall on a tick then share its interrupt; RECONPERF_NO_TICK_ALIGN=1 turns it off).
+ * fall on a tick then share its interrupt), which it does only when
+ * sbpf_tick_align_asked(): RECONPERF_TICK_ALIGN=1 in the environment.
  */
 int sbpf_aligned(const struct sbpf *s);
+bool sbpf_tick_align_asked(void);
 /* Stops the clocks and detaches; the ring can still be consumed. NULL is fine. */
 void sbpf_stop(struct sbpf *s);
 /* Stops the clocks, detaches and frees. NULL is fine. */
