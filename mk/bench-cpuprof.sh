@@ -5,10 +5,10 @@
 #      (tests/fixtures/profab): for each scenario and rate, AB_PROCS runs of AB_SECONDS,
 #      each a sequence of windows (100 ms settling, then AB_WIN x 100 ms measured), every
 #      configuration once per cycle in a rotating order; a window's throughput is its
-#      reconciles per CPU-second of the whole process. Run to run, a bench's throughput
-#      moves +-15% (where its threads land on the CPUs holds for the run), window to window
-#      +-5%: so the configurations are paired within a cycle of the same run, and the
-#      median's 95% confidence interval (order statistics) is given beside it;
+#      reconciles per CPU-second of the whole process. A bench's throughput moves far more
+#      from run to run than from window to window of one run (docs/profiling.md, OVERHEAD):
+#      so the configurations are paired within a cycle of the same run, and the median's
+#      95% confidence interval (order statistics) is given beside it;
 #   2. cpuwork-nofp: a CPU-bound 2-thread fixture with ~24-frame stacks built without
 #      frame pointers (every sample unwinds through libunwind), bare, under
 #      `reconperf record` and under gperftools' libprofiler; throughput = ops per
@@ -144,12 +144,12 @@ for s in $SCENARIOS; do
 	done
 done
 
-# abstat FILE CONFIG REF FIELD -> "overhead lo hi n" in %: 1 - CONFIG's throughput / REF's
-# in the same cycle of the same run (FIELD 5: per CPU-second, 6: per wall second), the
-# median over the cycles and its 95% confidence interval by order statistics
+# abstat FILE CONFIG REF -> "overhead lo hi n" in %: 1 - CONFIG's throughput (reconciles
+# per CPU-second) / REF's in the same cycle of the same run, the median over the cycles
+# and its 95% confidence interval by order statistics
 abstat() {
-	awk -v c="$2" -v r="$3" -v f="$4" "$AWKLIB"'
-		{ k = $1 " " $2; if ($3 == c) a[k] = $4 / $f; if ($3 == r) b[k] = $4 / $f }
+	awk -v c="$2" -v r="$3" "$AWKLIB"'
+		{ k = $1 " " $2; if ($3 == c) a[k] = $4 / $5; if ($3 == r) b[k] = $4 / $5 }
 		END {
 			for (k in a)
 				if (k in b && b[k] > 0)
@@ -158,7 +158,10 @@ abstat() {
 			srt(x, n)
 			m = med(x, n)
 			j = int((n - 1.96 * sqrt(n)) / 2)
-			if (j < 1) j = 1
+			if (j < 1) {	# under 6 cycles no pair of order statistics covers 95%
+				printf "%.2f - - %d\n", 100 * (1 - m), n
+				exit
+			}
 			printf "%.2f %.2f %.2f %d\n", 100 * (1 - m), 100 * (1 - x[n + 1 - j]),
 				100 * (1 - x[j]), n
 		}' "$1"
@@ -166,7 +169,7 @@ abstat() {
 
 # abcell FILE CONFIG REF: "median% [lo, hi]" per CPU-second
 abcell() {
-	set -- $(abstat "$1" "$2" "$3" 5)
+	set -- $(abstat "$1" "$2" "$3")
 	echo "$1% [$2, $3]"
 }
 
@@ -250,8 +253,8 @@ unwind_cost() { "$B/tests/fixtures/unwindcost-$1" 64 2000 ${2:-}; }
 	echo "workload with bench's label hooks, $AB_PROCS runs of ${AB_SECONDS} s per scenario and rate; a"
 	echo "window = 100 ms in which the profiler starts or stops, then $((AB_WIN * 100)) ms measured;"
 	echo "each cycle runs every configuration once, the order rotating). Separate runs of a bench"
-	echo "differ by +-15% (where its threads land on the 2 CPUs holds for a run), windows of one"
-	echo "run by +-5%: each configuration is paired with the unprofiled window of its cycle."
+	echo "differ far more than windows of one run (measured in docs/profiling.md, OVERHEAD):"
+	echo "each configuration is paired with the unprofiled window of its cycle."
 	echo "Overhead = the median over the cycles, [its 95% confidence interval]."
 	echo "\"against gperftools\": 1 - reconperf's / gperftools'"
 	echo "throughput in the same cycle (negative: reconperf costs less). \"clocks alone\": the"
@@ -280,7 +283,7 @@ unwind_cost() { "$B/tests/fixtures/unwindcost-$1" 64 2000 ${2:-}; }
 				eng=$(awk -v c="$c" '$3 == c { print $9; exit }' "$f")
 				cov=$(awk -v c="$c" -v h="$hz" '$3 == c { n += $7; t += $8 } END {
 					if (n) printf "%.1f%%", 100 * n / (t / 1e9 * h); else printf "-" }' "$f")
-				set -- $(abstat "$f" "$c" bare 5)
+				set -- $(abstat "$f" "$c" bare)
 				o="$1% [$2, $3]"
 				lo=$2 hi=$3
 				g=- v=-

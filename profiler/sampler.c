@@ -768,6 +768,26 @@ static void close_bpf(void)
 	S.evfd = -1;
 }
 
+/*
+ * The period of engine e's clock at hz. The eBPF engines' clocks belong to the CPUs and
+ * tick in wall time: at exactly 1/hz they alias with work paced on a grid of milliseconds
+ * (a 2 ms churn sampled every 1 ms is seen at one phase for the whole run: always inside
+ * its bursts or never, 18.6% to 270% of its CPU time). A period 1/331 longer (1000 Hz:
+ * 1.003 ms) slides 3 us a period against such a grid and sweeps a millisecond in a third
+ * of a second; each sample still weighs its period. RECONPERF_TICK_ALIGN=1 keeps the exact
+ * period and puts the clocks in phase with the tick instead (cheaper: a period in four
+ * shares the tick's interrupt), at the price of that aliasing. The per-thread clocks count
+ * their thread's CPU time, not the wall's: exact.
+ */
+static uint64_t period_of(enum sampler_engine e, int hz)
+{
+	uint64_t p = 1000000000ull / (uint64_t)hz;
+
+	if ((e == SAMPLER_ENGINE_BPF_STACK || e == SAMPLER_ENGINE_BPF) && !sbpf_tick_align_asked())
+		p += p / 331;
+	return p;
+}
+
 int sampler_start(const struct sampler_opts *o)
 {
 	static uint64_t fds_before[FD_TABLE / 64], fds_after[FD_TABLE / 64];
@@ -781,7 +801,6 @@ int sampler_start(const struct sampler_opts *o)
 	if (S.hz < 1 || S.hz > 10000)
 		return -EINVAL;
 	S.signo = o && o->signo ? o->signo : SIGRTMIN + 3;
-	S.period_ns = 1000000000ull / (uint64_t)S.hz;
 	S.stack_copy = o && o->stack_copy ? o->stack_copy : RP_SS_STACK_DEFAULT;
 	if (S.stack_copy < RP_SS_STACK_MIN || S.stack_copy > RP_SS_STACK_MAX)
 		return -EINVAL;
@@ -790,19 +809,7 @@ int sampler_start(const struct sampler_opts *o)
 	 * load it (nothing per context switch either), else per-thread perf events */
 	S.engine = o && o->engine ? o->engine :
 		   S.hz <= SAMPLER_TIMER_MAX_HZ ? SAMPLER_ENGINE_TIMER : SAMPLER_ENGINE_BPF_STACK;
-	/*
-	 * The eBPF engines' clocks belong to the CPUs and tick in wall time: at exactly 1/hz
-	 * they alias with work paced on a grid of milliseconds (a 2 ms churn sampled every
-	 * 1 ms is seen at one phase for the whole run: always inside its bursts or never,
-	 * 18.6% to 270% of its CPU time). A period 1/331 longer (1000 Hz: 1.003 ms) slides
-	 * 3 us a period against such a grid and sweeps a millisecond in a third of a second.
-	 * Each sample still weighs its period. RECONPERF_TICK_ALIGN=1 keeps the exact period
-	 * and puts the clocks in phase with the tick instead (cheaper: a period in four shares
-	 * the tick's interrupt), at the price of that aliasing.
-	 */
-	if ((S.engine == SAMPLER_ENGINE_BPF_STACK || S.engine == SAMPLER_ENGINE_BPF) &&
-	    !sbpf_tick_align_asked())
-		S.period_ns += S.period_ns / 331;
+	S.period_ns = period_of(S.engine, S.hz);
 	S.samples = S.thread_errors = S.registered = S.bpf_failed = S.bpf_short = S.truncated = 0;
 	S.aligned = 0;
 	if (++S.gen == 0)
@@ -837,6 +844,7 @@ int sampler_start(const struct sampler_opts *o)
 			return rc;
 		if (rc)	/* not privileged, no BTF: a clock per thread instead */
 			S.engine = SAMPLER_ENGINE_PERF;
+		S.period_ns = period_of(S.engine, S.hz);
 	}
 	if (S.bpf && S.engine == SAMPLER_ENGINE_BPF_STACK)
 		atomic_store(&S.tids_fd, sbpf_tids_fd(S.bpf));
