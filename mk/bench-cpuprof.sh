@@ -258,8 +258,8 @@ unwind_cost() { "$B/tests/fixtures/unwindcost-$1" 64 2000 ${2:-}; }
 	echo "Overhead = the median over the cycles, [its 95% confidence interval]."
 	echo "\"against gperftools\": 1 - reconperf's / gperftools'"
 	echo "throughput in the same cycle (negative: reconperf costs less). \"clocks alone\": the"
-	echo "per-CPU cpu-clock perf events the eBPF engines sample with, at the same rate, with no"
-	echo "program attached: the interrupts' own cost on this machine, under any sampler that"
+	echo "per-CPU cpu-clock perf events the eBPF engines sample with, at exactly 1/Hz (theirs run"
+	echo "1/331 slower), not tick-aligned, with no program attached: the interrupts' own cost on this machine, under any sampler that"
 	echo "takes that many samples. Start and stop are outside the windows (record's fixed"
 	echo "cost, below)."
 	echo
