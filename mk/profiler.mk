@@ -72,6 +72,15 @@ $(B)/tests/fixtures/cpuwork-nofp: tests/fixtures/cpuwork.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(FIXTURE_CFLAGS) -fomit-frame-pointer -o $@ $< -lpthread
 
+# threadmix: a computing thread beside two that hand a byte back and forth (each thread's
+# share of the CPU time in a profile)
+CPU_FIXTURES += $(B)/tests/fixtures/threadmix
+
+$(B)/tests/fixtures/threadmix: tests/fixtures/threadmix.c
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(FIXTURE_CFLAGS) -fomit-frame-pointer -o $@ $< -lpthread
+
 # unwindcost links the unwinders alone (and libunwind, libdw), never sanitized: it measures.
 UNWIND_FIX_SRCS = tests/fixtures/unwindcost.c profiler/unwind.c profiler/unwind.h \
 	profiler/unwind_snap.c profiler/unwind_snap.h profiler/symfind.c profiler/symfind.h

@@ -105,12 +105,13 @@ int rp_profiler_stop_write(const char *path)
 	snprintf(note, sizeof(note),
 		 "reconperf cpu profile: engine=%s hz=%d samples=%llu dropped=%llu threads=%llu "
 		 "thread_errors=%llu process_cpu_ns=%lld truncated=%llu stack_copy=%u "
-		 "tick_aligned_cpus=%d max_depth=%d depth_capped=%llu", st.engine, st.hz,
+		 "tick_aligned_cpus=%d max_depth=%d depth_capped=%llu cpu_weights=%s", st.engine,
+		 st.hz,
 		 (unsigned long long)st.samples, (unsigned long long)st.dropped,
 		 (unsigned long long)st.threads, (unsigned long long)st.thread_errors,
 		 (long long)cpu,
 		 (unsigned long long)st.truncated, st.stack_copy, st.aligned_cpus, st.max_depth,
-		 (unsigned long long)st.depth_capped);
+		 (unsigned long long)st.depth_capped, st.cpu_weights);
 	rc = pprof_builder_add_comment(b, note);
 	if (!rc)
 		rc = pprof_builder_symbolize(b, 0);

@@ -48,12 +48,15 @@
 
 struct slot {
 	uint32_t n, nlabels;
+	uint64_t cpu_ns;	/* the thread's CPU clock when the sample was taken, 0 unknown */
 	const char *labels[SAMPLER_MAX_LABELS][2];
 	uint64_t pcs[SAMPLER_MAX_DEPTH];
 };
 
 struct thr {
 	_Atomic pid_t tid;	/* written under S.lock, read by handlers (relaxed) */
+	pid_t last_tid;		/* its thread's id, kept after the thread exits (S.lock) */
+	uint64_t gone_seq;	/* bpf-stack: S.consume_seq when its thread exited (S.lock) */
 	int fd;			/* perf event, or -1 */
 	timer_t timer;
 	bool has_timer;
@@ -62,6 +65,14 @@ struct thr {
 	_Atomic uint32_t tail;	/* written by the collector */
 	_Atomic uint64_t dropped;
 	_Atomic uint64_t capped;	/* samples cut at SAMPLER_MAX_DEPTH frames */
+	uint64_t cpu_prev;	/* its CPU clock at the last sample weighed, 0 unknown (S.lock) */
+	uint64_t cpu_end;	/* its CPU clock when it exited or the clocks stopped, 0 unknown or
+				 * settled (S.lock) */
+	struct {		/* its newest sample in the profile (n 0: none yet) (S.lock) */
+		uint32_t n, nlabels;
+		const char *labels[SAMPLER_MAX_LABELS][2];
+		uint64_t pcs[SAMPLER_COPY_MAX_DEPTH];
+	} last;
 	bool gone;		/* its thread exited: free for reuse once drained (S.lock) */
 	struct slot slots[SAMPLER_RING_SLOTS];
 };
@@ -72,6 +83,7 @@ static struct {
 	enum sampler_engine engine;
 	int hz, signo;
 	uint64_t period_ns;
+	bool period_weights;	/* RECONPERF_CPU_WEIGHTS=period: each sample weighs its period */
 	uint32_t stack_copy;	/* bpf-stack: bytes of stack a sample copies at most */
 	struct sbpf *bpf;	/* the eBPF engines' clocks and program */
 	uint64_t bpf_failed;	/* their periods whose sample was lost (at stop) */
@@ -86,6 +98,7 @@ static struct {
 	_Atomic unsigned label_gen;
 	_Atomic int tids_fd;
 	int evfd;		/* bpf-stack: wakes the collector at stop */
+	uint64_t consume_seq;	/* bpf-stack: the ring's reads begun (S.lock) */
 	struct thr *thr[SAMPLER_MAX_THREADS];
 	_Atomic size_t nthr;
 	uint64_t thread_errors, samples, registered;
@@ -232,6 +245,12 @@ static void on_sample(int sig, siginfo_t *si, void *uc)
 		goto out;
 	}
 	s = &t->slots[head % SAMPLER_RING_SLOTS];
+	{
+		struct timespec ts;
+
+		s->cpu_ns = clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) ? 0 :
+			    (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	}
 	s->n = (uint32_t)unwind_from_ucontext(uc, s->pcs, SAMPLER_MAX_DEPTH);
 	if (s->n == SAMPLER_MAX_DEPTH)
 		atomic_fetch_add_explicit(&t->capped, 1, memory_order_relaxed);
@@ -269,9 +288,14 @@ static void publish_labels(void)
 	labels_pub = gen;
 	{
 		__u32 k = (__u32)gettid_cached();
-		struct rp_ss_thread v = { .labels = (uint64_t)(uintptr_t)&tls_labels };
+		struct rp_ss_thread v;
 
-		bpf_map_update_elem(fd, &k, &v, BPF_EXIST);	/* only a registered thread */
+		/* keeps the program's CPU mark (a sample landing between the two calls gets
+		 * its stretch counted twice, once per profile and thread at most) */
+		if (bpf_map_lookup_elem(fd, &k, &v))
+			return;	/* only a registered thread */
+		v.labels = (uint64_t)(uintptr_t)&tls_labels;
+		bpf_map_update_elem(fd, &k, &v, BPF_EXIST);
 	}
 }
 
@@ -333,6 +357,22 @@ int sampler_labels_get(const char *out[][2], int max)
 
 /* ---- per-thread clocks ---- */
 
+/* The CPU-time clock of thread tid of this process (the kernel's MAKE_THREAD_CPUCLOCK). */
+static clockid_t thread_clock(pid_t tid)
+{
+	return (clockid_t)((~(unsigned)tid << 3) | 6);
+}
+
+/* Thread tid's CPU time in nanoseconds, 0 if it cannot be read (the thread is gone). */
+static uint64_t thread_cpu(pid_t tid)
+{
+	struct timespec ts;
+
+	if (clock_gettime(thread_clock(tid), &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static long perf_open(struct perf_event_attr *pe, pid_t tid)
 {
 	return syscall(SYS_perf_event_open, pe, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
@@ -381,7 +421,7 @@ static int setup_timer(struct thr *t, size_t idx)
 {
 	struct sigevent sev;
 	struct itimerspec its;
-	clockid_t clk = (clockid_t)((~(unsigned)t->tid << 3) | 6);	/* the thread's CPU clock */
+	clockid_t clk = thread_clock(t->tid);
 
 	memset(&sev, 0, sizeof(sev));
 	sev.sigev_notify = SIGEV_THREAD_ID;
@@ -402,7 +442,10 @@ static int setup_timer(struct thr *t, size_t idx)
 static void stop_clock(struct thr *t)
 {
 	if (t->in_bpf) {
-		sbpf_remove_thread(S.bpf, t->tid);
+		uint64_t cpu = sbpf_remove_thread(S.bpf, t->tid);
+
+		if (cpu)	/* bpf-stack: the CPU time its newest copy counted to */
+			t->cpu_prev = cpu;
 		t->in_bpf = false;
 	}
 	if (t->fd >= 0) {
@@ -417,6 +460,8 @@ static void stop_clock(struct thr *t)
 	}
 }
 
+static void settle(struct thr *t);
+
 /*
  * A record for tid: the record of an exited thread whose ring the collector has drained
  * (so a program that runs thousands of short threads keeps as many records as it had
@@ -430,7 +475,11 @@ static struct thr *record_for(pid_t tid, size_t *idx)
 
 	for (size_t i = 0; i < n; i++) {
 		t = S.thr[i];
-		if (t->gone && atomic_load(&t->head) == atomic_load(&t->tail)) {
+		/* bpf-stack: not before the copies it took are read (settle_gone) */
+		if (t->gone && atomic_load(&t->head) == atomic_load(&t->tail) &&
+		    (S.engine != SAMPLER_ENGINE_BPF_STACK || !t->cpu_end)) {
+			settle(t);
+			t->last.n = 0;
 			t->tid = tid;
 			t->gone = false;
 			*idx = i;
@@ -469,6 +518,8 @@ static int register_tid(pid_t tid)
 		return n == SAMPLER_MAX_THREADS ? -ENOSPC : -ENOMEM;
 	}
 	S.registered++;
+	t->last_tid = tid;
+	t->cpu_prev = thread_cpu(tid);
 	if (S.engine == SAMPLER_ENGINE_BPF || S.engine == SAMPLER_ENGINE_BPF_STACK) {
 		uint64_t hi = 0, labels = 0;
 
@@ -478,7 +529,7 @@ static int register_tid(pid_t tid)
 			labels = (uint64_t)(uintptr_t)&tls_labels;
 			labels_pub = S.gen;
 		}
-		rc = sbpf_add_thread(S.bpf, tid, labels, hi);
+		rc = sbpf_add_thread(S.bpf, tid, labels, hi, t->cpu_prev);
 		t->in_bpf = !rc;
 	} else if (S.engine == SAMPLER_ENGINE_PERF) {
 		rc = setup_perf(t);
@@ -513,6 +564,8 @@ static void thread_gone(void *arg)
 
 		if (t->tid == my_tid && !t->gone) {
 			stop_clock(t);
+			t->cpu_end = thread_cpu(my_tid);
+			t->gone_seq = S.consume_seq;
 			t->tid = 0;
 			t->gone = true;
 		}
@@ -537,51 +590,224 @@ int sampler_register_self(void)
 
 /* ---- the collector ---- */
 
-static void drain_locked(void)
+/*
+ * What k samples of one thread weigh together: the CPU time its clock advanced from *prev
+ * to last, the clock when the newest of them was taken, so each thread's samples add up
+ * to its CPU time as the scheduler charged it, however many of its periods the clock
+ * missed (see sampler.h); k periods when either end is unknown (a clock that went back
+ * belongs to a new thread with a reused id) or RECONPERF_CPU_WEIGHTS=period.
+ */
+static uint64_t weigh(uint64_t *prev, uint64_t last, uint64_t k)
+{
+	uint64_t d = k * S.period_ns;
+
+	if (!S.period_weights && *prev && last >= *prev)
+		d = last - *prev;
+	if (last)
+		*prev = last;
+	return d;
+}
+
+/* The j-th of k shares of d: d / k each, the remainder to the first ones. */
+static int64_t share(uint64_t d, uint64_t k, uint64_t j)
+{
+	return (int64_t)(d / k + (j < d % k));
+}
+
+/*
+ * The CPU time a thread ran after its newest sample, to its exit or the stop: onto that
+ * sample's stack, without a sample of its own (a clock that saw a fraction of a thread's
+ * slices may have last fired long before its end). With S.lock held.
+ */
+static void settle(struct thr *t)
+{
+	int64_t values[2] = { 0, 0 };
+	struct pprof_label_kv kv[SAMPLER_MAX_LABELS];
+
+	if (t->cpu_end && t->last.n && t->cpu_prev && t->cpu_end > t->cpu_prev &&
+	    !S.period_weights && S.builder) {
+		values[1] = (int64_t)(t->cpu_end - t->cpu_prev);
+		for (uint32_t l = 0; l < t->last.nlabels; l++)
+			kv[l] = (struct pprof_label_kv){ t->last.labels[l][0], t->last.labels[l][1],
+							 0, NULL };
+		pprof_builder_add(S.builder, t->last.pcs, t->last.n, values, kv, t->last.nlabels);
+	}
+	if (t->cpu_end)
+		t->cpu_prev = t->cpu_end;
+	t->cpu_end = 0;
+}
+
+/* Moves every ring's samples into the profile; settles each thread that exited (every one
+ * when the sampler stops: final). With S.lock held. */
+static void drain_locked(bool final)
 {
 	size_t n = atomic_load(&S.nthr);
-	int64_t values[2] = { 1, (int64_t)S.period_ns };
+	int64_t values[2] = { 1, 0 };
 
 	for (size_t i = 0; i < n; i++) {
 		struct thr *t = S.thr[i];
 		uint32_t tail = atomic_load_explicit(&t->tail, memory_order_relaxed);
 		uint32_t head = atomic_load_explicit(&t->head, memory_order_acquire);
+		uint64_t k = 0, j = 0, d;
+		struct slot *newest = NULL;
 
+		if (tail == head) {
+			if (t->gone || final)
+				settle(t);
+			continue;
+		}
+		for (uint32_t at = tail; at != head; at++)
+			k += t->slots[at % SAMPLER_RING_SLOTS].n != 0;
+		d = weigh(&t->cpu_prev, t->slots[(head - 1) % SAMPLER_RING_SLOTS].cpu_ns, k);
 		for (; tail != head; tail++) {
 			struct slot *s = &t->slots[tail % SAMPLER_RING_SLOTS];
 			struct pprof_label_kv kv[SAMPLER_MAX_LABELS];
 
-			for (uint32_t j = 0; j < s->nlabels; j++)
-				kv[j] = (struct pprof_label_kv){ s->labels[j][0], s->labels[j][1], 0,
+			if (!s->n)
+				continue;
+			for (uint32_t l = 0; l < s->nlabels; l++)
+				kv[l] = (struct pprof_label_kv){ s->labels[l][0], s->labels[l][1], 0,
 								 NULL };
-			if (s->n && S.builder &&
-			    pprof_builder_add(S.builder, s->pcs, s->n, values, kv, s->nlabels) == 0)
+			values[1] = share(d, k, j++);
+			if (S.builder &&
+			    pprof_builder_add(S.builder, s->pcs, s->n, values, kv, s->nlabels) == 0) {
 				S.samples++;
+				newest = s;
+			}
 		}
+		if (newest) {
+			t->last.n = newest->n;
+			t->last.nlabels = newest->nlabels;
+			memcpy(t->last.labels, newest->labels, sizeof(t->last.labels));
+			memcpy(t->last.pcs, newest->pcs, newest->n * sizeof(newest->pcs[0]));
+		}
+		if (t->gone || final)	/* it takes no more samples: what it ran since */
+			settle(t);
 		atomic_store_explicit(&t->tail, tail, memory_order_release);
 	}
 }
 
-/* bpf-stack: one copied sample, unwound into the profile (collector, or stop after it) */
-static void on_copy(void *arg, const struct rp_ss_rec *r)
-{
-	int64_t values[2] = { 1, (int64_t)S.period_ns };
-	struct snap sn = { r->ip, r->sp, r->bp, (const uint8_t *)(r + 1), r->len };
+/*
+ * bpf-stack: copies unwound but not yet in the profile. The program stamps each with the
+ * CPU time its thread ran since that thread's previous copy, as the scheduler last
+ * accounted it (at the tick or a context switch: up to a tick stale), so a batch's copies
+ * of one thread share their stamps' sum (weigh's rule, without the staleness).
+ */
+#define PEND_MAX 64
+
+struct pend {
+	pid_t tid;
+	uint32_t n, nl;
+	uint64_t cpu_delta;
 	struct pprof_label_kv kv[SAMPLER_MAX_LABELS];
 	uint64_t pcs[SAMPLER_COPY_MAX_DEPTH];
-	size_t nl = 0;
+};
+
+static struct pend *pend;
+static size_t npend;
+
+static void flush_copies(void)
+{
+	bool done[PEND_MAX] = { false };
+	int64_t values[2] = { 1, 0 };
+
+	pthread_mutex_lock(&S.lock);	/* the builder: settle() may add to it */
+	for (size_t i = 0; i < npend; i++) {
+		uint64_t d = 0, k = 0, j = 0;
+		struct pend *newest = NULL;
+		size_t nthr = atomic_load(&S.nthr);
+
+		if (done[i])
+			continue;
+		for (size_t x = i; x < npend; x++) {
+			if (pend[x].tid != pend[i].tid)
+				continue;
+			d += pend[x].cpu_delta == RP_SS_NO_DELTA ? S.period_ns : pend[x].cpu_delta;
+			k += pend[x].n != 0;
+		}
+		if (S.period_weights)
+			d = k * S.period_ns;
+		for (size_t x = i; x < npend; x++) {
+			struct pend *p = &pend[x];
+
+			if (p->tid != pend[i].tid || done[x])
+				continue;
+			done[x] = true;
+			if (!p->n)
+				continue;
+			values[1] = share(d, k, j++);
+			if (S.builder &&
+			    pprof_builder_add(S.builder, p->pcs, p->n, values, p->kv, p->nl) == 0) {
+				S.samples++;
+				newest = p;
+			}
+		}
+		for (size_t x = 0; newest && x < nthr; x++) {
+			struct thr *t = S.thr[x];
+
+			if (t->last_tid != newest->tid)
+				continue;
+			t->last.n = newest->n;
+			t->last.nlabels = newest->nl;
+			for (uint32_t l = 0; l < newest->nl; l++) {
+				t->last.labels[l][0] = newest->kv[l].key;
+				t->last.labels[l][1] = newest->kv[l].str;
+			}
+			memcpy(t->last.pcs, newest->pcs, newest->n * sizeof(newest->pcs[0]));
+			break;
+		}
+	}
+	npend = 0;
+	pthread_mutex_unlock(&S.lock);
+}
+
+/* bpf-stack: one copied sample, unwound (collector, or stop after it) */
+static void on_copy(void *arg, const struct rp_ss_rec *r)
+{
+	struct snap sn = { r->ip, r->sp, r->bp, (const uint8_t *)(r + 1), r->len };
+	struct pend *p;
 	int n;
 
 	(void)arg;
-	for (int i = 0; i + 1 < RP_SS_LABEL_WORDS && nl < SAMPLER_MAX_LABELS; i += 2)
+	if (!pend)
+		return;
+	p = &pend[npend];
+	p->tid = (pid_t)r->tid;
+	p->cpu_delta = r->cpu_delta;
+	p->nl = 0;
+	for (int i = 0; i + 1 < RP_SS_LABEL_WORDS && p->nl < SAMPLER_MAX_LABELS; i += 2)
 		if (r->labels[i] && r->labels[i + 1])
-			kv[nl++] = (struct pprof_label_kv){ (const char *)(uintptr_t)r->labels[i],
-							    (const char *)(uintptr_t)r->labels[i + 1],
-							    0, NULL };
-	n = snapuw_unwind(S.snap, &sn, pcs, SAMPLER_COPY_MAX_DEPTH);
+			p->kv[p->nl++] = (struct pprof_label_kv){
+				(const char *)(uintptr_t)r->labels[i],
+				(const char *)(uintptr_t)r->labels[i + 1], 0, NULL };
+	n = snapuw_unwind(S.snap, &sn, p->pcs, SAMPLER_COPY_MAX_DEPTH);
 	S.capped += n == SAMPLER_COPY_MAX_DEPTH;
-	if (n && S.builder && pprof_builder_add(S.builder, pcs, (size_t)n, values, kv, nl) == 0)
-		S.samples++;
+	p->n = n > 0 ? (uint32_t)n : 0;
+	if (++npend == PEND_MAX)
+		flush_copies();
+}
+
+/*
+ * bpf-stack: reads the ring; then settles the threads that exited before the read began
+ * (their copies are all in). The stopping thread's last read settles the rest (drain).
+ */
+static void consume(void)
+{
+	uint64_t seq;
+
+	pthread_mutex_lock(&S.lock);
+	seq = ++S.consume_seq;
+	pthread_mutex_unlock(&S.lock);
+	sbpf_consume(S.bpf);
+	flush_copies();
+	pthread_mutex_lock(&S.lock);
+	for (size_t i = 0; i < atomic_load(&S.nthr); i++) {
+		struct thr *t = S.thr[i];
+
+		if (t->gone && t->cpu_end && t->gone_seq < seq)
+			settle(t);
+	}
+	pthread_mutex_unlock(&S.lock);
 }
 
 static void collect_copies(void)
@@ -591,7 +817,7 @@ static void collect_copies(void)
 	while (!atomic_load(&S.collector_stop)) {
 		/* the program wakes the ring's descriptor when the ring is filling */
 		poll(p, 2, (int)(DRAIN_NS / 1000000));
-		sbpf_consume(S.bpf);
+		consume();
 	}
 }
 
@@ -615,7 +841,7 @@ static void *collector_main(void *arg)
 		if (!atomic_load(&S.collector_stop))
 			syscall(SYS_futex, &S.wake, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
 		pthread_mutex_lock(&S.lock);
-		drain_locked();
+		drain_locked(false);
 		pthread_mutex_unlock(&S.lock);
 	}
 	return NULL;
@@ -697,6 +923,8 @@ static void atfork_child(void)
 	sbpf_forget(S.bpf);
 	S.bpf = NULL;
 	S.snap = NULL;	/* the parent's, like the builder */
+	pend = NULL;	/* the parent's too */
+	npend = 0;
 	if (S.evfd >= 0)
 		close(S.evfd);
 	S.evfd = -1;
@@ -731,6 +959,12 @@ static int start_copies(void)
 	S.evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (S.evfd < 0)
 		return -errno;
+	npend = 0;
+	pend = malloc(PEND_MAX * sizeof(*pend));
+	if (!pend) {
+		close_bpf();
+		return -ENOMEM;
+	}
 	rc = snapuw_new(&S.snap);
 	if (!rc)
 		rc = sbpf_open(getpid(), SBPF_STACK, 0, on_copy, NULL, S.period_ns, S.stack_copy,
@@ -752,6 +986,8 @@ static void close_bpf(void)
 		uint64_t taken;
 
 		sbpf_consume(S.bpf);
+		if (pend)
+			flush_copies();
 		sbpf_counts(S.bpf, &taken, &S.bpf_failed, &S.bpf_short);
 		S.aligned = sbpf_aligned(S.bpf);
 		sbpf_close(S.bpf);
@@ -766,6 +1002,9 @@ static void close_bpf(void)
 	if (S.evfd >= 0)
 		close(S.evfd);
 	S.evfd = -1;
+	free(pend);
+	pend = NULL;
+	npend = 0;
 }
 
 /*
@@ -810,6 +1049,11 @@ int sampler_start(const struct sampler_opts *o)
 	S.engine = o && o->engine ? o->engine :
 		   S.hz <= SAMPLER_TIMER_MAX_HZ ? SAMPLER_ENGINE_TIMER : SAMPLER_ENGINE_BPF_STACK;
 	S.period_ns = period_of(S.engine, S.hz);
+	{
+		const char *w = getenv("RECONPERF_CPU_WEIGHTS");
+
+		S.period_weights = w && !strcmp(w, "period");
+	}
 	S.samples = S.thread_errors = S.registered = S.bpf_failed = S.bpf_short = S.truncated = 0;
 	S.aligned = 0;
 	if (++S.gen == 0)
@@ -923,9 +1167,14 @@ int sampler_stop(struct pprof_builder **out)
 	pthread_mutex_lock(&S.lock);
 	S.stopping = true;
 	n = atomic_load(&S.nthr);
-	for (size_t i = 0; i < n; i++)
-		stop_clock(S.thr[i]);
 	sbpf_stop(S.bpf);	/* no more samples; bpf-stack's ring is read after the collector */
+	for (size_t i = 0; i < n; i++) {
+		struct thr *t = S.thr[i];
+
+		stop_clock(t);
+		if (!t->gone && t->tid)	/* the end of its profile: settled at the last drain */
+			t->cpu_end = thread_cpu(t->tid);
+	}
 	pthread_mutex_unlock(&S.lock);
 	/* let signals already queued run their handlers before the rings are read */
 	nanosleep(&grace, NULL);
@@ -943,7 +1192,7 @@ int sampler_stop(struct pprof_builder **out)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	S.duration_ns = (t1.tv_sec - S.t0.tv_sec) * 1000000000ll + (t1.tv_nsec - S.t0.tv_nsec);
 	pthread_mutex_lock(&S.lock);
-	drain_locked();
+	drain_locked(true);
 	/* the next start registers every live thread anew: a record left with its tid would
 	 * pass for registered and its thread go unsampled (start, stop, start) */
 	n = atomic_load(&S.nthr);
@@ -1010,6 +1259,7 @@ void sampler_stats(struct sampler_stats *st)
 		sbpf_counts(S.bpf, &taken, &st->dropped, &st->short_copies);
 	}
 	st->duration_ns = S.duration_ns;
+	st->cpu_weights = S.period_weights ? "period" : "thread-cpu";
 	for (size_t i = 0; i < n; i++)
 		st->dropped += atomic_load(&S.thr[i]->dropped);
 	st->depth_capped = S.capped;

@@ -35,6 +35,14 @@
  * and is left stopped; sampler_start() may begin a new profile in it. exec: see
  * sampler_exec_begin().
  *
+ * Weights: a sample's cpu value is the CPU time its thread ran since its previous sample
+ * (the thread's CPU clock, stamped by the handler; bpf-stack: the scheduler's runtime,
+ * stamped by the program), spread evenly over the samples of that thread the collector
+ * reads together; the time after a thread's last sample, to its exit or the stop, goes
+ * onto that sample's stack. A thread's samples so add up to its CPU time even where the
+ * clocks miss part of it (microsecond slices around context switches: ~1/3 on a KVM
+ * guest). RECONPERF_CPU_WEIGHTS=period in the environment weighs each sample its period.
+ *
  * Labels: prof_label_set() (include/reconperf/profiler.h) stores pointers to caller-owned
  * strings in a per-thread slot array; the handler copies the pointers into the sample.
  *
@@ -92,6 +100,7 @@ struct sampler_stats {
 	uint64_t threads;	/* threads ever sampled */
 	uint64_t thread_errors;	/* threads whose clock could not be set up */
 	int64_t duration_ns;	/* wall time between start and stop */
+	const char *cpu_weights;	/* "thread-cpu", or "period" (RECONPERF_CPU_WEIGHTS) */
 };
 
 struct pprof_builder;

@@ -188,6 +188,70 @@ ParameterizedTest(struct fxcase *c, record, fixture_shares_and_whole_stacks, .ti
 	free(out);
 }
 
+struct mixcase {
+	char engine[16], hz[8];
+};
+
+ParameterizedTestParameters(record, each_thread_weighs_its_cpu_time_however_it_runs)
+{
+	static struct mixcase cases[] = { { "bpf-stack", "1000" }, { "bpf", "1000" },
+					  { "perf", "1000" }, { "timer", "100" } };
+
+	return cr_make_param_array(struct mixcase, cases, 4);
+}
+
+/*
+ * threadmix: a computing thread and two threads handing a byte to each other from CPU to
+ * CPU (microsecond slices around a CPU going idle: the clocks see ~2/3 of that time here,
+ * so counting samples gave the computing thread 57% for its 50%). Each thread's cumulative
+ * share of the cpu values must be its share of the CPU time it measured itself, +-3 points.
+ */
+ParameterizedTest(struct mixcase *c, record, each_thread_weighs_its_cpu_time_however_it_runs,
+		  .timeout = 120)
+{
+	static const char *const fns[] = { "spin_thread", "ping_thread", "pong_thread" };
+	char *fx = fixture("threadmix"), *out = scratch("mix.pb.gz");
+	double cpu[3], main_cpu, got[3], sum_cpu = 0, sum_got = 0, flat;
+	struct pprof_profile *p;
+	struct run_result r;
+	char err[256];
+
+	need_go();
+	if (!strncmp(c->engine, "bpf", 3))
+		need_bpf();
+	cr_assert_eq(run_sh(&r, "%s record -o %s --hz %s --engine %s -- %s 10000", rp_bin(), out,
+			    c->hz, c->engine, fx), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(sscanf(r.out, "spin=%lf ping=%lf pong=%lf main=%lf", &cpu[0], &cpu[1],
+			    &cpu[2], &main_cpu), 4, "%s", r.out);
+	run_result_fini(&r);
+	cr_assert_eq(pprof_read_file(out, &p, err, sizeof(err)), 0, "%s", err);
+	cr_assert(p->ncomments && strstr(p->comments[0], "cpu_weights=thread-cpu"), "%s",
+		  p->ncomments ? p->comments[0] : "no comment");
+	pprof_free(p);
+
+	cr_assert_eq(gopprof(&r, "-top -cum -nodecount=100", out), 0, "%s", r.err);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(gopprof_top_row(r.out, fns[i], &flat, &got[i]), 0, "no %s in:\n%s",
+			     fns[i], r.out);
+		sum_cpu += cpu[i];
+		sum_got += got[i];
+	}
+	cr_assert_gt(sum_got, 90, "the threads' stacks hold %.1f%% of the profile:\n%s", sum_got,
+		     r.out);
+	for (int i = 0; i < 3; i++) {
+		double want = 100 * cpu[i] / sum_cpu, have = 100 * got[i] / sum_got;
+
+		cr_assert(have > want - 3 && have < want + 3,
+			  "%s: %.1f%% of the threads' cpu values for %.1f%% of their CPU time "
+			  "(spin %.3f ping %.3f pong %.3f s)\n%s", fns[i], have, want, cpu[0],
+			  cpu[1], cpu[2], r.out);
+	}
+	run_result_fini(&r);
+	free(fx);
+	free(out);
+}
+
 /* The engine named in the profile's comment, and samples against CPU-seconds x Hz. */
 static void assert_engine(const char *out, const char *engine, double cpu, double hz)
 {
