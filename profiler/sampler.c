@@ -1013,7 +1013,7 @@ static void close_bpf(void)
  * (a 2 ms churn sampled every 1 ms is seen at one phase for the whole run: always inside
  * its bursts or never, 18.6% to 270% of its CPU time). A period 1/331 longer (1000 Hz:
  * 1.003 ms) slides 3 us a period against such a grid and sweeps a millisecond in a third
- * of a second; each sample still weighs its period. RECONPERF_TICK_ALIGN=1 keeps the exact
+ * of a second (the profile's period says 1.003 ms). RECONPERF_TICK_ALIGN=1 keeps the exact
  * period and puts the clocks in phase with the tick instead (cheaper: a period in four
  * shares the tick's interrupt), at the price of that aliasing. The per-thread clocks count
  * their thread's CPU time, not the wall's: exact.
