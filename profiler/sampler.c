@@ -473,18 +473,23 @@ static struct thr *record_for(pid_t tid, size_t *idx)
 	size_t n = atomic_load(&S.nthr);
 	struct thr *t;
 
-	for (size_t i = 0; i < n; i++) {
-		t = S.thr[i];
-		/* bpf-stack: not before the copies it took are read (settle_gone) */
-		if (t->gone && atomic_load(&t->head) == atomic_load(&t->tail) &&
-		    (S.engine != SAMPLER_ENGINE_BPF_STACK || !t->cpu_end)) {
-			settle(t);
-			t->last.n = 0;
-			t->tid = tid;
-			t->gone = false;
-			*idx = i;
-			return t;
+	/* bpf-stack: not before the copies it took are read (consume settles it), unless the
+	 * table is full: then its time since its last copy read goes onto that copy */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < n; i++) {
+			t = S.thr[i];
+			if (t->gone && atomic_load(&t->head) == atomic_load(&t->tail) &&
+			    (pass || S.engine != SAMPLER_ENGINE_BPF_STACK || !t->cpu_end)) {
+				settle(t);
+				t->last.n = 0;
+				t->tid = tid;
+				t->gone = false;
+				*idx = i;
+				return t;
+			}
 		}
+		if (n < SAMPLER_MAX_THREADS)
+			break;
 	}
 	if (n == SAMPLER_MAX_THREADS)
 		return NULL;
@@ -617,8 +622,12 @@ static int64_t share(uint64_t d, uint64_t k, uint64_t j)
 /*
  * The CPU time a thread ran after its newest sample, to its exit or the stop: onto that
  * sample's stack, without a sample of its own (a clock that saw a fraction of a thread's
- * slices may have last fired long before its end). With S.lock held.
+ * slices may have last fired long before its end). At most SETTLE_MAX periods: a clock
+ * that stopped for good (its descriptor closed under the profiler) must not pour the rest
+ * of its thread's time onto one stack. With S.lock held.
  */
+#define SETTLE_MAX 256
+
 static void settle(struct thr *t)
 {
 	int64_t values[2] = { 0, 0 };
@@ -627,6 +636,8 @@ static void settle(struct thr *t)
 	if (t->cpu_end && t->last.n && t->cpu_prev && t->cpu_end > t->cpu_prev &&
 	    !S.period_weights && S.builder) {
 		values[1] = (int64_t)(t->cpu_end - t->cpu_prev);
+		if (values[1] > SETTLE_MAX * (int64_t)S.period_ns)
+			values[1] = SETTLE_MAX * (int64_t)S.period_ns;
 		for (uint32_t l = 0; l < t->last.nlabels; l++)
 			kv[l] = (struct pprof_label_kv){ t->last.labels[l][0], t->last.labels[l][1],
 							 0, NULL };

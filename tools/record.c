@@ -278,7 +278,7 @@ static void summary(const char *path, double cpu_s, int hz)
 {
 	struct pprof_profile *p;
 	char err[256];
-	int64_t n = 0;
+	int64_t n = 0, cpu_ns = 0;
 
 	if (pprof_read_file(path, &p, err, sizeof(err))) {
 		cli_err("record", "no profile in '%s': %s", path, err);
@@ -290,8 +290,10 @@ static void summary(const char *path, double cpu_s, int hz)
 	char engine[32] = "";
 	int depth = SAMPLER_MAX_DEPTH;
 
-	for (size_t i = 0; i < p->nsamples; i++)
+	for (size_t i = 0; i < p->nsamples; i++) {
 		n += p->samples[i].values[0];
+		cpu_ns += p->nsample_types > 1 ? p->samples[i].values[1] : 0;
+	}
 	/* the program's CPU time when the profile stopped, from the sampler's comment */
 	for (size_t i = 0; i < p->ncomments; i++) {
 		if ((at = strstr(p->comments[i], "process_cpu_ns=")))
@@ -311,17 +313,19 @@ static void summary(const char *path, double cpu_s, int hz)
 	}
 	if (profiled > 0)
 		fprintf(stderr, "reconperf: record: wrote %s: %lld samples over %.2f CPU-s of the "
-			"program (%.0f%% of CPU-s x hz); %.2f CPU-s in all, writing the profile "
-			"and any children included\n", path, (long long)n, profiled,
-			100.0 * (double)n / (profiled * hz), cpu_s);
+			"program (%.0f%% of CPU-s x hz), their cpu values %.2f CPU-s; %.2f CPU-s in "
+			"all, writing the profile and any children included\n", path, (long long)n,
+			profiled, 100.0 * (double)n / (profiled * hz), (double)cpu_ns / 1e9, cpu_s);
 	else
 		fprintf(stderr, "reconperf: record: wrote %s: %lld samples, %.2f CPU-s of the "
 			"program (%.0f%% of CPU-s x hz)\n", path, (long long)n, cpu_s,
 			cpu_s > 0 ? 100.0 * (double)n / (cpu_s * hz) : 0.0);
-	/* far fewer samples than the CPU time asks for: a clock or its descriptor went away
+	/* far fewer samples than the CPU time asks for, and cpu values that do not make up
+	 * for them (a thread's samples carry the time its clock missed, so threads in
+	 * microsecond slices alone do not trip this): a clock or its descriptor went away
 	 * (the posix-timer engine's clocks tick at most once per kernel tick: 250 Hz here) */
-	if (profiled >= 0.2 && n < 0.5 * profiled * (strcmp(engine, "posix-timer") ? hz :
-						      hz < 250 ? hz : 250))
+	if (profiled >= 0.2 && (double)cpu_ns < 0.5e9 * profiled &&
+	    n < 0.5 * profiled * (strcmp(engine, "posix-timer") ? hz : hz < 250 ? hz : 250))
 		fprintf(stderr, "reconperf: record: %lld samples are fewer than half of what %.2f "
 			"CPU-s at %d Hz give: did the program close the profiler's file descriptors "
 			"(closefrom or close_range at its start), or run with the sample signal "
