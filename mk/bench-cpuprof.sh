@@ -35,6 +35,11 @@ SCENARIOS=${SCENARIOS:-"noop backup replicaset"}
 AB_SECONDS=${AB_SECONDS:-60}
 AB_PROCS=${AB_PROCS:-4}
 AB_WIN=${AB_WIN:-4}
+# AB_ONLY=1: part 1 alone, its table printed, docs/performance.md left as it is; with
+# AB_RATES (100 and/or 1000) and AB100 / AB1000 (the configurations, "bare" first) to
+# measure one case longer, e.g. AB_ONLY=1 SCENARIOS=noop AB_RATES=100 AB100="bare rp"
+AB_ONLY=${AB_ONLY:-}
+AB_RATES=${AB_RATES:-"100 1000"}
 PF=$B/tests/fixtures/profab
 GPERF=$(ls /usr/lib/x86_64-linux-gnu/libprofiler.so.0 2>/dev/null || true)
 W=$B/tests/fixtures/cpuwork-nofp
@@ -133,8 +138,10 @@ if [ -n "$GPERF" ]; then
 	ab100="$ab100 gperftools"
 	ab1000="$ab1000 gperftools"
 fi
+ab100=${AB100:-$ab100}
+ab1000=${AB1000:-$ab1000}
 for s in $SCENARIOS; do
-	for hz in 100 1000; do
+	for hz in $AB_RATES; do
 		eval "cf=\$ab$hz"
 		for p in $(seq "$AB_PROCS"); do
 			"$PF" "scenarios/$s.yaml" "$AB_SECONDS" "$hz" "$AB_WIN" $(rotate "$cf" "$p") \
@@ -170,7 +177,7 @@ abstat() {
 # abcell FILE CONFIG REF: "median% [lo, hi]" per CPU-second
 abcell() {
 	set -- $(abstat "$1" "$2" "$3")
-	echo "$1% [$2, $3]"
+	if [ "$4" = 0 ]; then echo "-"; else echo "$1% [$2, $3]"; fi
 }
 
 # verdict LO HI TARGET: where the interval lies against the target
@@ -179,6 +186,49 @@ verdict() {
 		if (l == "-") print "-"; else if (h < t) print "under " t "%"; else if (l > t) print "over " t "%";
 		else print "not resolved" }'
 }
+
+# the A/B table's rows, one per scenario, rate and configuration
+abtable() {
+	for s in $SCENARIOS; do
+		for hz in $AB_RATES; do
+			f=$tmp/ab.$s.$hz
+			tp=$(awk "$AWKLIB"'$3 == "bare" { v[++n] = $4 / $5 * 1e9 }
+				END { srt(v, n); printf "%.0f", med(v, n) }' "$f")
+			echo "| $s | $hz | none ($tp reconciles/CPU-s) | - | - | - | - | - |"
+			eval "cf=\$ab$hz"
+			for c in $cf; do
+				[ "$c" = bare ] && continue
+				eng=$(awk -v c="$c" '$3 == c { print $9; exit }' "$f")
+				cov=$(awk -v c="$c" -v h="$hz" '$3 == c { n += $7; t += $8 } END {
+					if (n) printf "%.1f%%", 100 * n / (t / 1e9 * h); else printf "-" }' "$f")
+				set -- $(abstat "$f" "$c" bare)
+				o="$1% [$2, $3]"
+				lo=$2 hi=$3
+				g=- v=-
+				case $c in
+				rp*)
+					[ -n "$GPERF" ] && g=$(abcell "$f" "$c" gperftools)
+					v=$(verdict "$lo" "$hi" "$([ "$hz" = 100 ] && echo 1 || echo 3)") ;;
+				esac
+				case $c in
+				rp) who="reconperf" ;;
+				rp-*) who="reconperf --engine ${c#rp-}" ;;
+				clocks) who="clocks alone" ;;
+				*) who=$c ;;
+				esac
+				echo "| $s | $hz | $who | $eng | $cov | $o | $g | $v |"
+			done
+		done
+	done
+}
+
+if [ -n "$AB_ONLY" ]; then
+	echo
+	echo "| scenario | Hz | profiler | engine | samples / (CPU-s x Hz) | overhead [95% CI] | against gperftools [95% CI] | target |"
+	echo "|---|---|---|---|---|---|---|---|"
+	abtable
+	exit 0
+fi
 
 for r in $(seq "$REPS"); do
 	for c in $(rotate "$sconfigs" "$r"); do
@@ -271,37 +321,7 @@ unwind_cost() { "$B/tests/fixtures/unwindcost-$1" 64 2000 ${2:-}; }
 	echo
 	echo "| scenario | Hz | profiler | engine | samples / (CPU-s x Hz) | overhead [95% CI] | against gperftools [95% CI] | target |"
 	echo "|---|---|---|---|---|---|---|---|"
-	for s in $SCENARIOS; do
-		for hz in 100 1000; do
-			f=$tmp/ab.$s.$hz
-			tp=$(awk "$AWKLIB"'$3 == "bare" { v[++n] = $4 / $5 * 1e9 }
-				END { srt(v, n); printf "%.0f", med(v, n) }' "$f")
-			echo "| $s | $hz | none ($tp reconciles/CPU-s) | - | - | - | - | - |"
-			eval "cf=\$ab$hz"
-			for c in $cf; do
-				[ "$c" = bare ] && continue
-				eng=$(awk -v c="$c" '$3 == c { print $9; exit }' "$f")
-				cov=$(awk -v c="$c" -v h="$hz" '$3 == c { n += $7; t += $8 } END {
-					if (n) printf "%.1f%%", 100 * n / (t / 1e9 * h); else printf "-" }' "$f")
-				set -- $(abstat "$f" "$c" bare)
-				o="$1% [$2, $3]"
-				lo=$2 hi=$3
-				g=- v=-
-				case $c in
-				rp*)
-					[ -n "$GPERF" ] && g=$(abcell "$f" "$c" gperftools)
-					v=$(verdict "$lo" "$hi" "$([ "$hz" = 100 ] && echo 1 || echo 3)") ;;
-				esac
-				case $c in
-				rp) who="reconperf" ;;
-				rp-*) who="reconperf --engine ${c#rp-}" ;;
-				clocks) who="clocks alone" ;;
-				*) who=$c ;;
-				esac
-				echo "| $s | $hz | $who | $eng | $cov | $o | $g | $v |"
-			done
-		done
-	done
+	abtable
 	pair=$("$PF" labelcost 20000000 | sed -n 's/^labelcost pair_ns=//p')
 	echo
 	echo "The label hooks (\`controller\` and \`phase\`, what \`bench --cpuprofile\` adds) run in"
