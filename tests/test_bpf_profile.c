@@ -13,6 +13,7 @@
 #include "profiler/pprof.h"
 #include "tests/util.h"
 #include "tests/bpf_test.h"
+#include "tests/threadmix.h"
 
 #define fixture bpf_fixture
 
@@ -480,5 +481,29 @@ Test(bpf_profile, jit_code_is_named_from_the_perf_map)
 	cr_assert_gt(share_with(p, cpu, "rp_jit_loop"), 0.8);
 	cr_assert_gt(share_with(p, cpu, "rp_fixture_jit_caller"), 0.8);
 	pprof_free(p);
+	free(dir);
+}
+
+/*
+ * threadmix: a computing thread, then two threads handing a byte to each other across CPUs
+ * (microsecond slices, ~2/3 of which the clocks see). Each thread's cumulative share of
+ * the cpu values must be its share of the CPU time it measured itself, +-3 points (DWARF
+ * mode: the fixture has no frame pointers).
+ */
+Test(bpf_profile, each_thread_weighs_its_cpu_time_however_it_runs, .timeout = 120)
+{
+	char *dir = tmpdir_new(), out[4200], *fx, *top;
+	struct run_result r;
+
+	need_bpf();
+	cr_assert(asprintf(&fx, "%s/tests/fixtures/threadmix", rp_build()) > 0);
+	snprintf(out, sizeof(out), "%s/mix.pb.gz", dir);
+	run_sh(&r, "timeout 120 %s profile --hz 499 -o %s -- %s 10000", rp_bin(), out, fx);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	top = go_pprof_top(out);
+	threadmix_assert_shares(r.out, out, top);
+	run_result_fini(&r);
+	free(top);
+	free(fx);
 	free(dir);
 }

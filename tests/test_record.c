@@ -18,6 +18,7 @@
 #include "profiler/pprof.h"
 #include "tests/bpf_test.h"
 #include "tests/gopprof.h"
+#include "tests/threadmix.h"
 #include "tests/util.h"
 
 static char *fixture(const char *name)
@@ -209,12 +210,8 @@ ParameterizedTestParameters(record, each_thread_weighs_its_cpu_time_however_it_r
 ParameterizedTest(struct mixcase *c, record, each_thread_weighs_its_cpu_time_however_it_runs,
 		  .timeout = 120)
 {
-	static const char *const fns[] = { "spin_thread", "ping_thread", "pong_thread" };
 	char *fx = fixture("threadmix"), *out = scratch("mix.pb.gz");
-	double cpu[3], main_cpu, got[3], sum_cpu = 0, sum_got = 0, flat;
-	struct pprof_profile *p;
-	struct run_result r;
-	char err[256];
+	struct run_result r, top;
 
 	need_go();
 	if (!strncmp(c->engine, "bpf", 3))
@@ -222,31 +219,9 @@ ParameterizedTest(struct mixcase *c, record, each_thread_weighs_its_cpu_time_how
 	cr_assert_eq(run_sh(&r, "%s record -o %s --hz %s --engine %s -- %s 10000", rp_bin(), out,
 			    c->hz, c->engine, fx), 0);
 	cr_assert_eq(r.status, 0, "%s", r.err);
-	cr_assert_eq(sscanf(r.out, "spin=%lf ping=%lf pong=%lf main=%lf", &cpu[0], &cpu[1],
-			    &cpu[2], &main_cpu), 4, "%s", r.out);
-	run_result_fini(&r);
-	cr_assert_eq(pprof_read_file(out, &p, err, sizeof(err)), 0, "%s", err);
-	cr_assert(p->ncomments && strstr(p->comments[0], "cpu_weights=thread-cpu"), "%s",
-		  p->ncomments ? p->comments[0] : "no comment");
-	pprof_free(p);
-
-	cr_assert_eq(gopprof(&r, "-top -cum -nodecount=100", out), 0, "%s", r.err);
-	for (int i = 0; i < 3; i++) {
-		cr_assert_eq(gopprof_top_row(r.out, fns[i], &flat, &got[i]), 0, "no %s in:\n%s",
-			     fns[i], r.out);
-		sum_cpu += cpu[i];
-		sum_got += got[i];
-	}
-	cr_assert_gt(sum_got, 90, "the threads' stacks hold %.1f%% of the profile:\n%s", sum_got,
-		     r.out);
-	for (int i = 0; i < 3; i++) {
-		double want = 100 * cpu[i] / sum_cpu, have = 100 * got[i] / sum_got;
-
-		cr_assert(have > want - 3 && have < want + 3,
-			  "%s: %.1f%% of the threads' cpu values for %.1f%% of their CPU time "
-			  "(spin %.3f ping %.3f pong %.3f s)\n%s", fns[i], have, want, cpu[0],
-			  cpu[1], cpu[2], r.out);
-	}
+	cr_assert_eq(gopprof(&top, "-top -cum -nodecount=100", out), 0, "%s", top.err);
+	threadmix_assert_shares(r.out, out, top.out);
+	run_result_fini(&top);
 	run_result_fini(&r);
 	free(fx);
 	free(out);

@@ -131,7 +131,77 @@ struct walk {
 	int offcpu;
 	int64_t period;
 	uint64_t samples;
+	/* on-CPU: each thread's samples, for its CPU time to be spread over them (ntc 0: a
+	 * sample weighs its period) */
+	struct tcount {
+		uint32_t tid;
+		uint64_t count;
+	} *tc;
+	size_t ntc, cap;
+	struct bpf_prof *p;
 };
+
+/* First pass: a thread's samples, one entry per stack (sorted and merged after). */
+static int count_stack(void *arg, const struct bpf_prof_stack *s)
+{
+	struct walk *w = arg;
+
+	if (w->ntc == w->cap) {
+		size_t cap = w->cap ? 2 * w->cap : 256;
+		struct tcount *tc = realloc(w->tc, cap * sizeof(*tc));
+
+		if (!tc)
+			return -ENOMEM;
+		w->tc = tc;
+		w->cap = cap;
+	}
+	w->tc[w->ntc++] = (struct tcount){ s->tid, s->count };
+	return 0;
+}
+
+static int by_tid(const void *a, const void *b)
+{
+	uint32_t x = ((const struct tcount *)a)->tid, y = ((const struct tcount *)b)->tid;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sorts the first pass's entries by thread and merges each thread's into one. */
+static void merge_counts(struct walk *w)
+{
+	size_t n = 0;
+
+	qsort(w->tc, w->ntc, sizeof(*w->tc), by_tid);
+	for (size_t i = 0; i < w->ntc; i++) {
+		if (n && w->tc[n - 1].tid == w->tc[i].tid)
+			w->tc[n - 1].count += w->tc[i].count;
+		else
+			w->tc[n++] = w->tc[i];
+	}
+	w->ntc = n;
+}
+
+/*
+ * On-CPU: what a stack's samples weigh. Its share of its thread's CPU time, as the
+ * scheduler accounted it, to the thread's newest sample or its exit (from its start, or
+ * from its first sample plus that sample's period for a thread running before the start): the clocks miss part of the time of threads in microsecond slices (see
+ * docs/profiling.md), so counting periods would shrink them. The thread's period count
+ * when that time is unknown.
+ */
+static int64_t oncpu_ns(const struct walk *w, const struct bpf_prof_stack *s)
+{
+	struct tcount key = { s->tid, 0 }, *t;
+	bool whole = false;
+	uint64_t cpu;
+
+	t = w->ntc ? bsearch(&key, w->tc, w->ntc, sizeof(*w->tc), by_tid) : NULL;
+	cpu = t ? bpf_prof_thread_cpu(w->p, s->tid, &whole) : 0;
+	if (!t || !t->count || !cpu)
+		return (int64_t)s->count * w->period;
+	if (!whole)	/* from its first sample on: that sample's own period before it */
+		cpu += (uint64_t)w->period;
+	return (int64_t)((double)cpu * (double)s->count / (double)t->count + 0.5);
+}
 
 static int is_bpf_frame(const char *name)
 {
@@ -171,7 +241,7 @@ static int add_stack(void *arg, const struct bpf_prof_stack *s)
 		v[1] = (int64_t)s->ns;
 	} else {
 		v[0] = (int64_t)s->count;
-		v[1] = (int64_t)s->count * w->period;
+		v[1] = oncpu_ns(w, s);
 	}
 	w->samples += s->count;
 	struct pprof_label_kv tid = { "thread", NULL, (int64_t)s->tid, NULL };
@@ -193,8 +263,10 @@ static int write_profile(struct bpf_prof *p, const struct bpftarget *t, int offc
 		.default_sample_type = offcpu ? "off_cpu" : "cpu",
 		.duration_nanos = (int64_t)dur_ns,
 	};
-	struct walk w = { .offcpu = offcpu, .period = bo.period };
-	char comment[160];
+	struct walk w = { .offcpu = offcpu, .period = bo.period, .p = p };
+	const char *weights = getenv("RECONPERF_CPU_WEIGHTS");
+	bool by_thread = !offcpu && !(weights && !strcmp(weights, "period"));
+	char comment[200];
 	int err = -ENOMEM;
 
 	w.b = pprof_builder_new(&bo);
@@ -217,7 +289,14 @@ static int write_profile(struct bpf_prof *p, const struct bpftarget *t, int offc
 		 dwarf ? "on-CPU (cpu-clock), user stacks unwound by DWARF CFI from copies" :
 			 "on-CPU (cpu-clock), user stacks by frame pointers",
 		 (int)t->pid);
+	if (!offcpu)
+		snprintf(comment + strlen(comment), sizeof(comment) - strlen(comment),
+			 " cpu_weights=%s", by_thread ? "thread-cpu" : "period");
 	err = pprof_builder_add_comment(w.b, comment);
+	if (!err && by_thread) {
+		err = bpf_prof_foreach(p, count_stack, &w);
+		merge_counts(&w);
+	}
 	if (!err)
 		err = bpf_prof_foreach(p, add_stack, &w);
 	if (!err)
@@ -230,6 +309,7 @@ out:
 	for (int i = 0; w.kbuf && i < RP_PROF_MAX_DEPTH; i++)
 		free(w.kbuf[i]);
 	free(w.kbuf);
+	free(w.tc);
 	free(w.frames);
 	free(w.nm.tab);
 	sym_free(w.nm.sym);

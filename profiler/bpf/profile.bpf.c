@@ -18,6 +18,7 @@ const volatile __u32 target_tgid;
 const volatile __u64 pidns_dev, pidns_ino;
 const volatile __u32 stack_copy = RP_SS_STACK_DEFAULT;	/* DWARF mode's copy, bytes */
 const volatile __u32 dwarf;	/* off-CPU: copies into the ring instead of stack ids */
+const volatile __u64 t0_ns;	/* CLOCK_MONOTONIC when the loader opened the programs */
 
 __u64 seq;	/* DWARF mode's switch-outs */
 
@@ -43,6 +44,52 @@ struct {
 	__type(key, __u32);
 	__type(value, struct rp_prof_start);
 } starts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct rp_prof_rt);
+} rts SEC(".maps");
+
+/*
+ * On-CPU: the sampled thread's runtime at its first and newest sample (see profile.h); a
+ * thread started since the programs were opened counts from its start (first 0).
+ */
+static __always_inline void note_runtime(__u32 tid)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 rt = BPF_CORE_READ(task, se.sum_exec_runtime);
+	struct rp_prof_rt *v = bpf_map_lookup_elem(&rts, &tid), first = { rt, rt };
+
+	if (!v) {
+		if (BPF_CORE_READ(task, start_time) >= t0_ns)
+			first.first = 0;
+		bpf_map_update_elem(&rts, &tid, &first, BPF_NOEXIST);
+	} else if (rt > v->last) {
+		v->last = rt;
+	}
+}
+
+/* On-CPU: a sampled thread's runtime when it exits (what it ran after its newest sample). */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(rp_prof_exit, struct task_struct *task)
+{
+	struct bpf_pidns_info ns;
+	struct rp_prof_rt *v;
+	__u32 tid;
+	__u64 rt;
+
+	if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns)) ||
+	    ns.tgid != target_tgid)
+		return 0;
+	tid = ns.pid;
+	v = bpf_map_lookup_elem(&rts, &tid);
+	rt = BPF_CORE_READ(task, se.sum_exec_runtime);
+	if (v && rt > v->last)
+		v->last = rt;
+	return 0;
+}
 
 static __always_inline void add(struct rp_prof_key *k, __u64 ns)
 {
@@ -71,6 +118,7 @@ int rp_prof_sample(struct bpf_perf_event_data *ctx)
 	    ns.tgid != target_tgid)
 		return 0;
 	k.tid = ns.pid;
+	note_runtime(k.tid);
 	k.ustack = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
 	k.kstack = bpf_get_stackid(ctx, &stacks, 0);
 	add(&k, 0);
@@ -153,6 +201,7 @@ int rp_prof_copy(struct bpf_perf_event_data *ctx)
 	if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns)) ||
 	    ns.tgid != target_tgid)
 		return 0;
+	note_runtime(ns.pid);
 	put_copy(ns.pid, bpf_get_stackid(ctx, &stacks, 0), RP_PROF_ONCPU, 0);
 	return 0;
 }

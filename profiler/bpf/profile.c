@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -58,7 +59,7 @@ static int attach_oncpu(struct bpf_prof *p, unsigned hz, struct bpf_program *pro
 
 	if (n <= 0)
 		return n ? n : -ENODEV;
-	p->links = calloc((size_t)n, sizeof(*p->links));
+	p->links = calloc((size_t)n + 1, sizeof(*p->links));	/* + rp_prof_exit */
 	p->pfds = malloc((size_t)n * sizeof(*p->pfds));
 	if (!p->links || !p->pfds)
 		return -ENOMEM;
@@ -196,6 +197,13 @@ int bpf_prof_open(const struct bpf_prof_opts *o, struct bpf_prof **out)
 	bpf_program__set_autoload(p->skel->progs.rp_prof_sample, !o->offcpu && !o->dwarf);
 	bpf_program__set_autoload(p->skel->progs.rp_prof_copy, !o->offcpu && o->dwarf);
 	bpf_program__set_autoload(p->skel->progs.rp_prof_switch, o->offcpu);
+	bpf_program__set_autoload(p->skel->progs.rp_prof_exit, !o->offcpu);
+	{
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		p->skel->rodata->t0_ns = (__u64)now.tv_sec * 1000000000u + (__u64)now.tv_nsec;
+	}
 	if (o->dwarf) {
 		int ncpus = libbpf_num_possible_cpus();
 
@@ -241,6 +249,12 @@ int bpf_prof_open(const struct bpf_prof_opts *o, struct bpf_prof **out)
 		err = attach_oncpu(p, o->hz, oncpu);
 		if (err)
 			goto err_free;
+		p->links[p->nlinks] = bpf_program__attach(p->skel->progs.rp_prof_exit);
+		if (!p->links[p->nlinks]) {
+			err = -errno;
+			goto err_free;
+		}
+		p->nlinks++;
 	}
 	*out = p;
 	return 0;
@@ -324,6 +338,18 @@ int bpf_prof_foreach(struct bpf_prof *p, int (*fn)(void *arg, const struct bpf_p
 			return rc;
 	}
 	return 0;
+}
+
+uint64_t bpf_prof_thread_cpu(struct bpf_prof *p, uint32_t tid, bool *whole)
+{
+	struct rp_prof_rt v;
+
+	*whole = false;
+	if (bpf_map__lookup_elem(p->skel->maps.rts, &tid, sizeof(tid), &v, sizeof(v), 0) ||
+	    v.last < v.first)
+		return 0;
+	*whole = !v.first;
+	return v.last - v.first;
 }
 
 uint64_t bpf_prof_lost(const struct bpf_prof *p)

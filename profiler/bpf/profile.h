@@ -57,6 +57,15 @@ struct rp_prof_copy {
 
 #define RP_PROF_RING_BYTES (16u << 20)
 
+/*
+ * On-CPU: a thread's runtime as the scheduler accounted it (task_struct se.sum_exec_runtime,
+ * up to a tick stale) at its first sample (0 for a thread started during the profile) and
+ * at its newest sample or its exit: what its samples stand for.
+ */
+struct rp_prof_rt {
+	__u64 first, last;
+};
+
 struct rp_prof_start {		/* a thread switched out while blocked */
 	__u64 ts;
 	__s32 ustack;		/* DWARF mode: the low 32 bits of the switch-out's seq */
@@ -108,6 +117,12 @@ struct bpf_prof_stack {
 /* Calls fn for each stack; stops and returns fn's value when it is non-zero. */
 int bpf_prof_foreach(struct bpf_prof *p, int (*fn)(void *arg, const struct bpf_prof_stack *s),
 		     void *arg);
+/*
+ * On-CPU: the CPU time thread tid ran, as the scheduler accounted it, to its newest sample
+ * or its exit: from its start (*whole) when it started during the profile, else from its
+ * first sample. 0 when unknown (no sample, or its entry evicted past 16384 threads).
+ */
+uint64_t bpf_prof_thread_cpu(struct bpf_prof *p, uint32_t tid, bool *whole);
 /* Events dropped: keys map full, stack ids lost. */
 uint64_t bpf_prof_lost(const struct bpf_prof *p);
 void bpf_prof_free(struct bpf_prof *p);
