@@ -19,9 +19,15 @@ trap 'rm -rf "$tmp"' EXIT
 export HOME="$tmp" GOCACHE="$tmp/cache" GOFLAGS= GOPROXY=off
 
 # one run: prints the largest |profile share - CPU share| over the three threads, in points
-one() { # engine hz weights
-	out=$(RECONPERF_CPU_WEIGHTS=$3 "$rp" record --hz "$2" --engine "$1" -o "$tmp/p.pb.gz" \
-		-- "$fx" 10000 2> "$tmp/err") || { cat "$tmp/err" >&2; return 1; }
+one() { # engine hz weights (engine "profile": reconperf profile, eBPF from outside)
+	if [ "$1" = profile ]; then
+		out=$(RECONPERF_CPU_WEIGHTS=$3 "$rp" profile --hz "$2" -o "$tmp/p.pb.gz" \
+			-- "$fx" 10000 2> "$tmp/err") || { cat "$tmp/err" >&2; return 1; }
+	else
+		out=$(RECONPERF_CPU_WEIGHTS=$3 "$rp" record --hz "$2" --engine "$1" \
+			-o "$tmp/p.pb.gz" -- "$fx" 10000 2> "$tmp/err") ||
+			{ cat "$tmp/err" >&2; return 1; }
+	fi
 	go tool pprof -symbolize=none -top -cum -nodecount=200 "$tmp/p.pb.gz" 2> /dev/null |
 		awk -v o="$out" '
 		BEGIN { n = split(o, a, /[= ]/); for (i = 1; i < n; i += 2) cpu[a[i]] = a[i + 1] }
@@ -42,9 +48,9 @@ one() { # engine hz weights
 }
 
 rows=""
-for cfg in "bpf-stack 1000" "bpf 1000" "perf 1000" "timer 100"; do
+for cfg in "bpf-stack 1000" "bpf 1000" "perf 1000" "timer 100" "profile 999"; do
 	set -- $cfg
-	case $1 in bpf*) [ "$(id -u)" = 0 ] || { echo "skipping $1: not root" >&2; continue; } ;; esac
+	case $1 in bpf* | profile) [ "$(id -u)" = 0 ] || { echo "skipping $1: not root" >&2; continue; } ;; esac
 	for w in thread period; do
 		: > "$tmp/d"
 		i=0
@@ -52,7 +58,8 @@ for cfg in "bpf-stack 1000" "bpf 1000" "perf 1000" "timer 100"; do
 		med=$(sort -n "$tmp/d" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
 		max=$(sort -n "$tmp/d" | tail -1)
 		label=$([ "$w" = thread ] && echo "its thread's CPU time (default)" || echo "its period (RECONPERF_CPU_WEIGHTS=period)")
-		rows="$rows| \`$1\` | $2 | $label | $med | $max |
+		who=$([ "$1" = profile ] && echo "\`reconperf profile\` (DWARF)" || echo "record \`$1\`")
+		rows="$rows| $who | $2 | $label | $med | $max |
 "
 		echo "$1 $2 $w: median $med, max $max points ($(tr '\n' ' ' < "$tmp/d"))" >&2
 	done
@@ -60,8 +67,8 @@ done
 
 sh mk/perfdoc.sh threadshares <<DOC
 Command: \`make bench\` (runs \`sh mk/bench-threadshares.sh B\`: $RUNS runs per row of
-\`[RECONPERF_CPU_WEIGHTS=period] $rp record --hz HZ --engine E -o F -- $fx 10000\`, then
-\`go tool pprof -top -cum F\`). Machine: $(nproc) vCPU, $(date -u +%Y-%m-%d).
+\`[RECONPERF_CPU_WEIGHTS=period] $rp record --hz HZ --engine E -o F -- $fx 10000\`, or
+\`$rp profile --hz HZ -o F -- ...\` for the last rows, then \`go tool pprof -top -cum F\`). Machine: $(nproc) vCPU, $(date -u +%Y-%m-%d).
 
 Each run: the cumulative share of \`spin_thread\`, \`ping_thread\` and \`pong_thread\` among
 the three, against each thread's share of the CPU time it measured itself; the figure is
@@ -72,7 +79,7 @@ thread's last sample, its exit). The hand-off
 threads run in microsecond slices, where the clocks see ~2/3 of the time charged (see
 docs/profiling.md, Reading the result).
 
-| engine | Hz | a sample's cpu value is | median gap | largest gap |
+| profiler | Hz | a sample's cpu value is | median gap | largest gap |
 |---|---|---|---|---|
 $rows
 DOC
