@@ -48,7 +48,6 @@
 
 struct slot {
 	uint32_t n, nlabels;
-	uint64_t cpu_ns;	/* the thread's CPU clock when the sample was taken, 0 unknown */
 	const char *labels[SAMPLER_MAX_LABELS][2];
 	uint64_t pcs[SAMPLER_MAX_DEPTH];
 };
@@ -65,7 +64,8 @@ struct thr {
 	_Atomic uint32_t tail;	/* written by the collector */
 	_Atomic uint64_t dropped;
 	_Atomic uint64_t capped;	/* samples cut at SAMPLER_MAX_DEPTH frames */
-	uint64_t cpu_prev;	/* its CPU clock at the last sample weighed, 0 unknown (S.lock) */
+	uint64_t cpu_prev;	/* its CPU clock when its samples were last weighed, 0 unknown
+				 * (S.lock) */
 	uint64_t cpu_end;	/* its CPU clock when it exited or the clocks stopped, 0 unknown or
 				 * settled (S.lock) */
 	struct {		/* its newest sample in the profile (n 0: none yet) (S.lock) */
@@ -245,12 +245,6 @@ static void on_sample(int sig, siginfo_t *si, void *uc)
 		goto out;
 	}
 	s = &t->slots[head % SAMPLER_RING_SLOTS];
-	{
-		struct timespec ts;
-
-		s->cpu_ns = clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) ? 0 :
-			    (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	}
 	s->n = (uint32_t)unwind_from_ucontext(uc, s->pcs, SAMPLER_MAX_DEPTH);
 	if (s->n == SAMPLER_MAX_DEPTH)
 		atomic_fetch_add_explicit(&t->capped, 1, memory_order_relaxed);
@@ -288,14 +282,9 @@ static void publish_labels(void)
 	labels_pub = gen;
 	{
 		__u32 k = (__u32)gettid_cached();
-		struct rp_ss_thread v;
+		struct rp_ss_thread v = { .labels = (uint64_t)(uintptr_t)&tls_labels };
 
-		/* keeps the program's CPU mark (a sample landing between the two calls gets
-		 * its stretch counted twice, once per profile and thread at most) */
-		if (bpf_map_lookup_elem(fd, &k, &v))
-			return;	/* only a registered thread */
-		v.labels = (uint64_t)(uintptr_t)&tls_labels;
-		bpf_map_update_elem(fd, &k, &v, BPF_EXIST);
+		bpf_map_update_elem(fd, &k, &v, BPF_EXIST);	/* only a registered thread */
 	}
 }
 
@@ -442,10 +431,7 @@ static int setup_timer(struct thr *t, size_t idx)
 static void stop_clock(struct thr *t)
 {
 	if (t->in_bpf) {
-		uint64_t cpu = sbpf_remove_thread(S.bpf, t->tid);
-
-		if (cpu)	/* bpf-stack: the CPU time its newest copy counted to */
-			t->cpu_prev = cpu;
+		sbpf_remove_thread(S.bpf, t->tid);
 		t->in_bpf = false;
 	}
 	if (t->fd >= 0) {
@@ -534,7 +520,7 @@ static int register_tid(pid_t tid)
 			labels = (uint64_t)(uintptr_t)&tls_labels;
 			labels_pub = S.gen;
 		}
-		rc = sbpf_add_thread(S.bpf, tid, labels, hi, t->cpu_prev);
+		rc = sbpf_add_thread(S.bpf, tid, labels, hi);
 		t->in_bpf = !rc;
 	} else if (S.engine == SAMPLER_ENGINE_PERF) {
 		rc = setup_perf(t);
@@ -596,20 +582,21 @@ int sampler_register_self(void)
 /* ---- the collector ---- */
 
 /*
- * What k samples of one thread weigh together: the CPU time its clock advanced from *prev
- * to last, the clock when the newest of them was taken, so each thread's samples add up
- * to its CPU time as the scheduler charged it, however many of its periods the clock
- * missed (see sampler.h); k periods when either end is unknown (a clock that went back
- * belongs to a new thread with a reused id) or RECONPERF_CPU_WEIGHTS=period.
+ * What k samples of thread record t, moved into the profile together, weigh together:
+ * what its CPU clock advanced since its samples were last weighed (its end, when it has
+ * exited or the clocks have stopped), so each thread's samples add up to its CPU time as
+ * the scheduler charged it, however many of its periods the clock missed (see sampler.h);
+ * k periods when either end is unknown (a clock that went back belongs to a new thread
+ * with a reused id) or RECONPERF_CPU_WEIGHTS=period. With S.lock held.
  */
-static uint64_t weigh(uint64_t *prev, uint64_t last, uint64_t k)
+static uint64_t weigh(struct thr *t, uint64_t k)
 {
-	uint64_t d = k * S.period_ns;
+	uint64_t d = k * S.period_ns, now = t->cpu_end ? t->cpu_end : thread_cpu(t->last_tid);
 
-	if (!S.period_weights && *prev && last >= *prev)
-		d = last - *prev;
-	if (last)
-		*prev = last;
+	if (!S.period_weights && t->cpu_prev && now >= t->cpu_prev)
+		d = now - t->cpu_prev;
+	if (now)
+		t->cpu_prev = now;
 	return d;
 }
 
@@ -669,7 +656,7 @@ static void drain_locked(bool final)
 		}
 		for (uint32_t at = tail; at != head; at++)
 			k += t->slots[at % SAMPLER_RING_SLOTS].n != 0;
-		d = weigh(&t->cpu_prev, t->slots[(head - 1) % SAMPLER_RING_SLOTS].cpu_ns, k);
+		d = weigh(t, k);
 		for (; tail != head; tail++) {
 			struct slot *s = &t->slots[tail % SAMPLER_RING_SLOTS];
 			struct pprof_label_kv kv[SAMPLER_MAX_LABELS];
@@ -698,18 +685,12 @@ static void drain_locked(bool final)
 	}
 }
 
-/*
- * bpf-stack: copies unwound but not yet in the profile. The program stamps each with the
- * CPU time its thread ran since that thread's previous copy, as the scheduler last
- * accounted it (at the tick or a context switch: up to a tick stale), so a batch's copies
- * of one thread share their stamps' sum (weigh's rule, without the staleness).
- */
+/* bpf-stack: copies unwound but not yet in the profile, weighed per thread (weigh). */
 #define PEND_MAX 64
 
 struct pend {
 	pid_t tid;
 	uint32_t n, nl;
-	uint64_t cpu_delta;
 	struct pprof_label_kv kv[SAMPLER_MAX_LABELS];
 	uint64_t pcs[SAMPLER_COPY_MAX_DEPTH];
 };
@@ -721,23 +702,24 @@ static void flush_copies(void)
 {
 	bool done[PEND_MAX] = { false };
 	int64_t values[2] = { 1, 0 };
+	size_t nthr;
 
-	pthread_mutex_lock(&S.lock);	/* the builder: settle() may add to it */
+	pthread_mutex_lock(&S.lock);	/* the records, and the builder settle() adds to */
+	nthr = atomic_load(&S.nthr);
 	for (size_t i = 0; i < npend; i++) {
-		uint64_t d = 0, k = 0, j = 0;
+		uint64_t d, k = 0, j = 0;
 		struct pend *newest = NULL;
-		size_t nthr = atomic_load(&S.nthr);
+		struct thr *t = NULL;
 
 		if (done[i])
 			continue;
-		for (size_t x = i; x < npend; x++) {
-			if (pend[x].tid != pend[i].tid)
-				continue;
-			d += pend[x].cpu_delta == RP_SS_NO_DELTA ? S.period_ns : pend[x].cpu_delta;
-			k += pend[x].n != 0;
-		}
-		if (S.period_weights)
-			d = k * S.period_ns;
+		for (size_t x = i; x < npend; x++)
+			k += pend[x].tid == pend[i].tid && pend[x].n;
+		for (size_t x = 0; x < nthr; x++)	/* its live record, else its exited one */
+			if (S.thr[x]->last_tid == pend[i].tid && (!t || S.thr[x]->tid))
+				t = S.thr[x];
+		/* no record: its thread's record went to another (a full table) */
+		d = t ? weigh(t, k) : k * S.period_ns;
 		for (size_t x = i; x < npend; x++) {
 			struct pend *p = &pend[x];
 
@@ -753,11 +735,7 @@ static void flush_copies(void)
 				newest = p;
 			}
 		}
-		for (size_t x = 0; newest && x < nthr; x++) {
-			struct thr *t = S.thr[x];
-
-			if (t->last_tid != newest->tid)
-				continue;
+		if (t && newest) {
 			t->last.n = newest->n;
 			t->last.nlabels = newest->nl;
 			for (uint32_t l = 0; l < newest->nl; l++) {
@@ -765,7 +743,6 @@ static void flush_copies(void)
 				t->last.labels[l][1] = newest->kv[l].str;
 			}
 			memcpy(t->last.pcs, newest->pcs, newest->n * sizeof(newest->pcs[0]));
-			break;
 		}
 	}
 	npend = 0;
@@ -784,7 +761,6 @@ static void on_copy(void *arg, const struct rp_ss_rec *r)
 		return;
 	p = &pend[npend];
 	p->tid = (pid_t)r->tid;
-	p->cpu_delta = r->cpu_delta;
 	p->nl = 0;
 	for (int i = 0; i + 1 < RP_SS_LABEL_WORDS && p->nl < SAMPLER_MAX_LABELS; i += 2)
 		if (r->labels[i] && r->labels[i + 1])

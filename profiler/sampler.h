@@ -35,11 +35,11 @@
  * and is left stopped; sampler_start() may begin a new profile in it. exec: see
  * sampler_exec_begin().
  *
- * Weights: a sample's cpu value is the CPU time its thread ran since its previous sample
- * (the thread's CPU clock, stamped by the handler; bpf-stack: the scheduler's runtime,
- * stamped by the program), spread evenly over the samples of that thread the collector
- * reads together; the time after a thread's last sample, to its exit or the stop, goes
- * onto that sample's stack. A thread's samples so add up to its CPU time even where the
+ * Weights: the collector reads a thread's CPU clock when it moves that thread's samples
+ * into the profile (its end, read by the exiting thread or at the stop, once it runs no
+ * more) and spreads what the clock advanced since the last read evenly over them; the time
+ * after a thread's last sample, to its exit or the stop, goes onto that sample's stack.
+ * Nothing is added to the signal handler or the eBPF program. A thread's samples so add up to its CPU time even where the
  * clocks miss part of it (microsecond slices around context switches: ~1/3 on a KVM
  * guest). RECONPERF_CPU_WEIGHTS=period in the environment weighs each sample its period.
  *

@@ -6,7 +6,6 @@
 #include "stacksample.skel.h"
 
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <linux/perf_event.h>
@@ -20,8 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-_Static_assert(sizeof(struct rp_ss_rec) == 104, "rp_ss_rec layout");
-_Static_assert(sizeof(struct rp_ss_thread) == 24, "rp_ss_thread layout");
+_Static_assert(sizeof(struct rp_ss_rec) == 96, "rp_ss_rec layout");
+_Static_assert(sizeof(struct rp_ss_thread) == 16, "rp_ss_thread layout");
 
 struct sbpf {
 	enum sbpf_mode mode;
@@ -56,54 +55,6 @@ static int on_record(void *ctx, void *data, size_t size)
 		(skel)->rodata->pidns_ino = (__u64)(ns).st_ino;       \
 	} while (0)
 
-/* Where in a member of type id is member name (anonymous structs and unions looked
- * into); the byte offset, or -1. */
-static long member_off(const struct btf *btf, __u32 id, const char *name)
-{
-	const struct btf_type *t = btf__type_by_id(btf, id);
-	const struct btf_member *m;
-
-	if (!t || !btf_is_composite(t))
-		return -1;
-	m = btf_members(t);
-	for (int i = 0; i < btf_vlen(t); i++, m++) {
-		const char *mn = btf__name_by_offset(btf, m->name_off);
-		long in;
-
-		if (btf_member_bitfield_size(t, i))
-			continue;
-		if (mn && !strcmp(mn, name))
-			return (long)btf_member_bit_offset(t, i) / 8;
-		if ((!mn || !*mn) &&
-		    (in = member_off(btf, btf__resolve_type(btf, m->type), name)) >= 0)
-			return (long)btf_member_bit_offset(t, i) / 8 + in;
-	}
-	return -1;
-}
-
-/*
- * The offset of task_struct's se.sum_exec_runtime (the thread's CPU time as the scheduler
- * accounted it at its last update) in this kernel, from its BTF; 0 when not found (the
- * copies then weigh their period). The programs use UAPI headers and no CO-RE, so the
- * loader finds the offset itself.
- */
-static __u32 runtime_offset(void)
-{
-	struct btf *btf = btf__load_vmlinux_btf();
-	long se, rt = -1;
-	__s32 task, ent;
-
-	if (!btf)
-		return 0;
-	task = btf__find_by_name_kind(btf, "task_struct", BTF_KIND_STRUCT);
-	ent = btf__find_by_name_kind(btf, "sched_entity", BTF_KIND_STRUCT);
-	se = task > 0 ? member_off(btf, (__u32)task, "se") : -1;
-	if (se >= 0 && ent > 0)
-		rt = member_off(btf, (__u32)ent, "sum_exec_runtime");
-	btf__free(btf);
-	return se >= 0 && rt >= 0 ? (__u32)(se + rt) : 0;
-}
-
 /* Sets the target's ids and loads the mode's program. */
 static int load(struct sbpf *s, pid_t tgid, int signo, uint32_t stack_copy)
 {
@@ -128,7 +79,6 @@ static int load(struct sbpf *s, pid_t tgid, int signo, uint32_t stack_copy)
 		return -ENOMEM;
 	SET_TARGET(s->stk, tgid, ns);
 	s->stk->rodata->stack_copy = stack_copy;
-	s->stk->rodata->runtime_off = runtime_offset();
 	err = bpf_map__set_max_entries(s->stk->maps.scratch, (__u32)s->ncpus);
 	if (err)
 		return err;
@@ -322,11 +272,10 @@ err:
 	return err;
 }
 
-int sbpf_add_thread(struct sbpf *s, pid_t tid, uint64_t labels, uint64_t stack_hi,
-		    uint64_t cpu_ns)
+int sbpf_add_thread(struct sbpf *s, pid_t tid, uint64_t labels, uint64_t stack_hi)
 {
 	__u32 k = (__u32)tid, one = 1;
-	struct rp_ss_thread v = { .labels = labels, .stack_hi = stack_hi, .cpu_last = cpu_ns };
+	struct rp_ss_thread v = { .labels = labels, .stack_hi = stack_hi };
 
 	if (s->mode == SBPF_SIGNAL)
 		return bpf_map__update_elem(s->tids, &k, sizeof(k), &one, sizeof(one), BPF_ANY);
@@ -338,17 +287,11 @@ int sbpf_tids_fd(const struct sbpf *s)
 	return s ? bpf_map__fd(s->tids) : -1;
 }
 
-uint64_t sbpf_remove_thread(struct sbpf *s, pid_t tid)
+void sbpf_remove_thread(struct sbpf *s, pid_t tid)
 {
 	__u32 k = (__u32)tid;
-	struct rp_ss_thread v;
 
-	/* one call, so no copy comes between the read and the removal */
-	if (s->mode == SBPF_STACK &&
-	    !bpf_map__lookup_and_delete_elem(s->tids, &k, sizeof(k), &v, sizeof(v), 0))
-		return v.cpu_last;
 	bpf_map__delete_elem(s->tids, &k, sizeof(k), 0);
-	return 0;
 }
 
 int sbpf_ring_fd(const struct sbpf *s)

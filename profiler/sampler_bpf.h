@@ -53,14 +53,10 @@ int sbpf_open(pid_t tgid, enum sbpf_mode mode, int signo, sbpf_sample_fn fn, voi
 	      uint64_t period_ns, uint32_t stack_copy, struct sbpf **out);
 /*
  * Threads to sample: only the registered ones are. labels and stack_hi (SBPF_STACK): the
- * user address of the thread's label pairs and the top of its stack, 0 if unknown; cpu_ns:
- * its CPU time now, from which the program counts the first copy's cpu_delta (0 unknown).
+ * user address of the thread's label pairs and the top of its stack, 0 if unknown.
  */
-int sbpf_add_thread(struct sbpf *s, pid_t tid, uint64_t labels, uint64_t stack_hi,
-		    uint64_t cpu_ns);
-/* Returns (SBPF_STACK) the thread's CPU time at its newest copy or its registration, 0 if
- * unknown: what the copies' cpu_delta counted to. */
-uint64_t sbpf_remove_thread(struct sbpf *s, pid_t tid);
+int sbpf_add_thread(struct sbpf *s, pid_t tid, uint64_t labels, uint64_t stack_hi);
+void sbpf_remove_thread(struct sbpf *s, pid_t tid);
 /* The threads map's descriptor (SBPF_STACK: tid -> struct rp_ss_thread), for a thread to
  * publish its own labels with one bpf() call, no lock (sampler_label_set). */
 int sbpf_tids_fd(const struct sbpf *s);

@@ -8,9 +8,9 @@
  *
  * Every thread of the process is sampled every 1/hz seconds of its own CPU time (threads
  * alive at start and threads created later with pthread_create). The profile holds sample
- * types samples/count and cpu/nanoseconds (a sample's cpu value: its thread's CPU time since
- * its sample before, so each thread's samples add up to its CPU time; RECONPERF_CPU_WEIGHTS=
- * period in the environment for one period each), function names, files, lines and inlined
+ * types samples/count and cpu/nanoseconds (a sample's cpu value: its share of its thread's
+ * CPU time, so each thread's samples add up to its CPU time; RECONPERF_CPU_WEIGHTS=period
+ * in the environment for one period each), function names, files, lines and inlined
  * frames, and the labels set with prof_label_set(), so `go tool pprof -tagfocus
  * controller=backup` works. Link with libreconperf.a (whole archive: it wraps
  * pthread_create and dlopen).

@@ -23,9 +23,6 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 target_tgid;
 const volatile __u64 pidns_dev, pidns_ino;
 const volatile __u32 stack_copy = RP_SS_STACK_DEFAULT;	/* bytes copied at most */
-/* where task_struct keeps se.sum_exec_runtime (the loader reads it from the kernel's BTF);
- * 0: unknown, the copies carry no CPU time */
-const volatile __u32 runtime_off;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -91,23 +88,6 @@ int rp_stacksample(struct bpf_perf_event_data *ctx)
 	if (paged)	/* the stack's top unknown (a thread running before the start) */
 		__sync_fetch_and_add(&short_copy, 1);
 	s->r.len = (__u32)len;
-	/* the thread's CPU time since its previous copy: its runtime is accounted at each tick
-	 * and context switch, so a copy may see the last one's value (the collector spreads
-	 * a batch's sum over the batch's copies of the thread) */
-	s->r.cpu_delta = RP_SS_NO_DELTA;
-	if (runtime_off) {
-		__u64 rt = 0;
-
-		if (!bpf_probe_read_kernel(&rt, sizeof(rt),
-					   (void *)(bpf_get_current_task() + runtime_off)) &&
-		    rt >= th->cpu_last) {
-			if (th->cpu_last)
-				s->r.cpu_delta = rt - th->cpu_last;
-			th->cpu_last = rt;
-		} else if (rt) {
-			s->r.cpu_delta = 0;	/* behind the registration's exact clock */
-		}
-	}
 	if (!th->labels ||
 	    bpf_probe_read_user(s->r.labels, sizeof(s->r.labels), (void *)th->labels))
 		__builtin_memset(s->r.labels, 0, sizeof(s->r.labels));

@@ -23,7 +23,6 @@
 struct rp_ss_thread {
 	__u64 labels;		/* user address of its label pairs, 0 if unknown */
 	__u64 stack_hi;		/* the top of its stack (exclusive), 0 if unknown */
-	__u64 cpu_last;		/* its CPU time (ns) at its last copy or registration, 0 unknown */
 };
 
 /* One sample in the ring: this header, then len bytes of stack from sp. */
@@ -32,11 +31,6 @@ struct rp_ss_rec {
 	__u32 len;
 	__u64 ip, sp, bp;
 	__u64 labels[RP_SS_LABEL_WORDS];
-	__u64 cpu_delta;	/* CPU time its thread ran since its previous copy (or its
-				 * registration), as the scheduler last accounted it; RP_SS_NO_DELTA
-				 * when unknown (the first copy, a kernel without the offset) */
 };
-
-#define RP_SS_NO_DELTA (~(__u64)0)
 
 #endif
